@@ -1,0 +1,19 @@
+"""rtdcs: a real-time audience Data Collection Server on AWS Lambda.
+
+This module only creates the Chalice app and registers the blueprints; all logic lives in
+chalicelib/. Nothing here builds a boto3 client or table: that happens lazily on first use.
+"""
+
+import logging
+
+from chalice import Chalice
+
+from chalicelib.routes.assets import assets
+from chalicelib.routes.dcs import dcs
+
+app = Chalice(app_name="rtdcs")
+app.log.setLevel(logging.INFO)
+logging.getLogger("rtdcs").setLevel(logging.INFO)
+
+app.register_blueprint(dcs)
+app.register_blueprint(assets)

@@ -1,0 +1,81 @@
+"""Deployment settings, read lazily from the environment.
+
+Each setting ``a.b_c`` comes from ``RTDCS_A_B_C`` (admin-api.md, "Deployment settings").
+Nothing here runs at import time: ``chalice.test.Client`` sets the stage's variables only
+while a request runs, so settings are built per call (a handful of dict lookups).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Mapping
+
+# dcs-protocol.md 4.5: default dcs_region by AWS region.
+_REGION_IDS = {
+    "us-east-1": 7,
+    "us-west-2": 9,
+    "eu-west-1": 6,
+    "ap-southeast-1": 3,
+    "ap-southeast-2": 8,
+    "ap-northeast-1": 11,
+    "sa-east-1": 4,
+    "ap-south-1": 12,
+}
+
+
+def _env_name(setting: str) -> str:
+    return "RTDCS_" + setting.replace(".", "_").replace("-", "_").upper()
+
+
+def _as_bool(raw: str) -> bool:
+    return raw.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _as_list(raw: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    partner_id: str
+    dcs_region: int
+    profiles_table: str
+    idmap_table: str
+    catalog_table: str
+    rt_budget_ms: int
+    cookie_uuid_name: str
+    cookie_sync_name: str
+    cookie_secure: bool
+    cookie_domain: str
+    cors_allowed_origins: tuple[str, ...]
+    expose_traits: bool
+    catalog_refresh_seconds: float
+    provider_http_hosts: tuple[str, ...]
+    version: str = "0.1.0"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if env is None else env
+
+        def get(setting: str, default: str) -> str:
+            return env.get(_env_name(setting), default)
+
+        aws_region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
+        return cls(
+            partner_id=get("partner_id", "1352"),
+            dcs_region=int(get("dcs_region", str(_REGION_IDS.get(aws_region, 7)))),
+            profiles_table=get("profiles_table", "rtdcs-profiles"),
+            idmap_table=get("idmap_table", "rtdcs-idmap"),
+            catalog_table=get("catalog_table", "rtdcs-catalog"),
+            rt_budget_ms=max(0, int(get("rt.budget_ms", "250"))),
+            cookie_uuid_name=get("cookie.uuid_name", "rtdcs_uuid"),
+            cookie_sync_name=get("cookie.sync_name", "rtdcs_sync"),
+            cookie_secure=_as_bool(get("cookie.secure", "true")),
+            cookie_domain=get("cookie.domain", ""),
+            cors_allowed_origins=_as_list(get("cors.allowed_origins", "")),
+            expose_traits=_as_bool(get("expose_traits", "true")),
+            catalog_refresh_seconds=float(get("catalog.refresh_seconds", "5")),
+            # Providers must use https; these hosts may use plain http (local stack, tests).
+            provider_http_hosts=_as_list(get("providers.http_hosts", "")),
+        )

@@ -1,0 +1,1 @@
+"""The DCS protocol (dcs-protocol.md): request parsing, identity values, errors, responses."""

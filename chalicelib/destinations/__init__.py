@@ -1,0 +1,1 @@
+"""How segments leave rtdcs (destinations.md)."""

@@ -1,0 +1,430 @@
+"""One ``/event``, as plain Python over injected collaborators (architecture.md, "The flow").
+
+No HTTP and no boto3 here: the route turns the request into an :class:`EventInput`, this
+module decides everything, and the route renders the :class:`EventResult`.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Protocol
+
+from chalicelib.catalog_cache import CatalogUnavailable
+from chalicelib.config import Settings
+from chalicelib.dcs.errors import DcsError, error
+from chalicelib.dcs.ids import OPT_OUT_VALUE, is_valid_uuid, new_tid, new_uuid
+from chalicelib.dcs.params import ParsedRequest
+from chalicelib.dcs.response import CALLBACK_RE
+from chalicelib.destinations.cookies import stuff_items
+from chalicelib.providers.fanout import CallPlan, Outcome, PendingFanout
+from chalicelib.providers.messages import ProviderAnswer, build_request_body
+from chalicelib.rules.catalog import EMPTY_CATALOG, CompiledCatalog, TraitDef
+from chalicelib.rules.segment_rules import evaluate_segment
+from chalicelib.rules.trait_rules import evaluate
+from chalicelib.store.profiles import (
+    MAX_STAMPS_PER_TRAIT,
+    CachedAnswer,
+    Profile,
+    ProfileChanges,
+    new_stamp,
+    stamp_seconds,
+    trim_stamps,
+)
+
+_MID_RE = re.compile(r"^[0-9]{38}$")
+
+
+class CatalogProvider(Protocol):
+    def get(self) -> CompiledCatalog: ...
+
+
+class Profiles(Protocol):
+    def load(self, uuid: str, now: float) -> Profile: ...
+
+    def apply(self, uuid: str, changes: ProfileChanges) -> None: ...
+
+
+class FanoutStarter(Protocol):
+    def start(self, plans: list[CallPlan], budget_ms: int) -> PendingFanout: ...
+
+
+@dataclass(frozen=True)
+class EventInput:
+    parsed: ParsedRequest
+    cookies: Mapping[str, str]
+
+
+@dataclass
+class EventResult:
+    fields: dict[str, Any]
+    errors: list[DcsError]
+    uuid_cookie: str | None = None  # the UUID to set as cookie, if any
+    outcomes: list[Outcome] = field(default_factory=list)
+    stopped: bool = False
+    now: float = 0.0
+    log: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class _Realized:
+    """This request's trait changes."""
+
+    rule_based: set[int] = field(default_factory=set)
+    onboarded: set[int] = field(default_factory=set)
+    removed: set[int] = field(default_factory=set)
+
+    def traits(self) -> list[int]:
+        return sorted(self.rule_based | self.onboarded)
+
+
+class EventPipeline:
+    def __init__(
+        self,
+        settings: Settings,
+        catalog: CatalogProvider,
+        profiles: Profiles,
+        fanout: FanoutStarter,
+        wall_clock: Callable[[], float] = time.time,
+        storage_errors: tuple[type[BaseException], ...] = (Exception,),
+    ) -> None:
+        self._settings = settings
+        self._catalog = catalog
+        self._profiles = profiles
+        self._fanout = fanout
+        self._now = wall_clock
+        self._storage_errors = storage_errors
+
+    # -- entry point ----------------------------------------------------------------------
+    def handle(self, event: EventInput) -> EventResult:
+        parsed = event.parsed
+        errors = list(parsed.errors)
+        tid = new_tid()
+        if parsed.discard:
+            return self._stopped(parsed, tid, errors)
+        if event.cookies.get(self._settings.cookie_uuid_name) == OPT_OUT_VALUE:
+            errors.append(error(171, OPT_OUT_VALUE))
+            return self._stopped(parsed, tid, errors)
+        self._validate_controls(parsed, errors)
+        return self._process(event, tid, errors)
+
+    # -- steps ----------------------------------------------------------------------------
+    def _validate_controls(self, parsed: ParsedRequest, errors: list[DcsError]) -> None:
+        callback = parsed.control("d_cb")
+        if callback is not None and not CALLBACK_RE.match(callback):
+            errors.append(error(901))
+        d_uuid = parsed.control("d_uuid")
+        if d_uuid is not None and not is_valid_uuid(d_uuid):
+            errors.append(error(102, d_uuid))
+        d_mid = parsed.control("d_mid")
+        if d_mid is not None and not _MID_RE.match(d_mid):
+            errors.append(error(101, d_mid))
+
+    def _identify(self, event: EventInput, coppa: bool) -> tuple[str | None, bool]:
+        """(uuid, is_new). With d_coppa=1 and no other identity the request is stateless."""
+        cookie = event.cookies.get(self._settings.cookie_uuid_name)
+        if not coppa and is_valid_uuid(cookie):
+            return cookie, False
+        d_uuid = event.parsed.control("d_uuid")
+        if is_valid_uuid(d_uuid):
+            return d_uuid, False
+        if coppa:
+            return None, False
+        return new_uuid(), True
+
+    def _process(self, event: EventInput, tid: str, errors: list[DcsError]) -> EventResult:
+        parsed = event.parsed
+        now = self._now()
+        coppa = parsed.control("d_coppa") == "1"
+        uuid, is_new = self._identify(event, coppa)
+        try:
+            catalog = self._catalog.get()
+        except CatalogUnavailable:
+            errors.append(error(205))
+            catalog = EMPTY_CATALOG
+        profile = Profile(uuid=uuid or "")
+        if uuid and not is_new:
+            try:
+                profile = self._profiles.load(uuid, now)
+            except self._storage_errors:
+                errors.append(error(200))
+        tdpid = _data_source_filter(parsed)
+        pending, immediate = self._start_providers(parsed, catalog, profile, uuid, coppa, tid, now,
+                                                   tdpid)
+        realized = _Realized()
+        self._realize_rule_traits(parsed, catalog, tdpid, realized, errors)
+        self._realize_sid_traits(parsed, catalog, tdpid, realized)
+        outcomes = sorted(immediate + (pending.collect() if pending else []), key=lambda o: o.pid)
+        cache_answers = self._apply_provider_answers(outcomes, catalog, profile, parsed, now,
+                                                     tdpid, realized)
+        live, changes = self._merge(profile, catalog, realized, now)
+        changes.cache_answers = cache_answers
+        active = self._evaluate_segments(catalog, live, profile, now)
+        changes.segments = frozenset(active | self._frozen_paused(catalog, profile))
+        if uuid:
+            try:
+                self._profiles.apply(uuid, changes)
+            except self._storage_errors:
+                errors.append(error(201))
+        fields = self._response_fields(parsed, tid, uuid)
+        fields["stuff"] = (
+            stuff_items(catalog.cookie_destinations, active, now) if _browser(parsed) else []
+        )
+        if self._settings.expose_traits and parsed.control("d_cts") in ("1", "2"):
+            fields["traits"] = realized.traits()
+            fields["segments"] = sorted(active)
+        result = EventResult(
+            fields=fields,
+            errors=errors,
+            uuid_cookie=uuid if uuid and not coppa else None,
+            outcomes=outcomes,
+            now=now,
+        )
+        result.log = _log_record(tid, uuid, parsed, realized, active, outcomes, errors)
+        return result
+
+    def _start_providers(
+        self,
+        parsed: ParsedRequest,
+        catalog: CompiledCatalog,
+        profile: Profile,
+        uuid: str | None,
+        coppa: bool,
+        tid: str,
+        now: float,
+        tdpid: int | None | bool,
+    ) -> tuple[PendingFanout | None, list[Outcome]]:
+        budget = self._settings.rt_budget_ms
+        if not uuid or coppa or budget <= 0:
+            return None, []
+        gdpr = 1 if parsed.control("gdpr") not in (None, "0") else 0
+        consent = parsed.control("gdpr_consent") if gdpr else None
+        consent_key = consent or ""
+        plans: list[CallPlan] = []
+        immediate: list[Outcome] = []
+        for provider in catalog.providers:
+            if provider.status != "active":
+                continue
+            if tdpid is not None and tdpid != provider.data_source_id:
+                immediate.append(Outcome(provider.pid, provider.name, "skipped", detail="tdpid"))
+                continue
+            if gdpr == 1:
+                # TCF gating arrives with the consent issue; until then gdpr=1 calls no one.
+                immediate.append(Outcome(provider.pid, provider.name, "skipped", detail="consent"))
+                continue
+            dpuuid = profile.synced_ids.get(provider.data_source_id)
+            if provider.id_mode == "synced" and not dpuuid:
+                immediate.append(Outcome(provider.pid, provider.name, "skipped", detail="no_sync"))
+                continue
+            cached = profile.provider_cache.get(provider.pid)
+            if provider.cache_ttl_seconds > 0 and cached and cached.usable(
+                now, consent_key, dpuuid or ""
+            ):
+                answer = _cached_answer(cached)
+                immediate.append(Outcome(provider.pid, provider.name, "cached", 0.0, answer))
+                continue
+            body = build_request_body(
+                provider,
+                uuid=uuid,
+                dpuuid=dpuuid,
+                partner_id=self._settings.partner_id,
+                region=self._settings.dcs_region,
+                tid=tid,
+                gdpr=gdpr,
+                gdpr_consent=consent,
+                signals=parsed.signals,
+            )
+            plans.append(CallPlan(provider, body))
+        if not plans:
+            return None, immediate
+        return self._fanout.start(plans, budget), immediate
+
+    def _realize_rule_traits(
+        self,
+        parsed: ParsedRequest,
+        catalog: CompiledCatalog,
+        tdpid: int | None | bool,
+        realized: _Realized,
+        errors: list[DcsError],
+    ) -> None:
+        failed = False
+        for trait in catalog.rule_traits:
+            if not _in_data_source(trait, tdpid) or trait.rule is None:
+                continue
+            try:
+                if evaluate(trait.rule, parsed.signals):
+                    realized.rule_based.add(trait.sid)
+            except Exception:  # noqa: BLE001 - a rule failing at run time skips that trait
+                failed = True
+        if failed:
+            errors.append(error(10))
+
+    def _realize_sid_traits(
+        self,
+        parsed: ParsedRequest,
+        catalog: CompiledCatalog,
+        tdpid: int | None | bool,
+        realized: _Realized,
+    ) -> None:
+        for value in parsed.sid_values:
+            if not value.isdigit():
+                continue
+            trait = catalog.traits.get(int(value))
+            if trait and not trait.rule_based and _in_data_source(trait, tdpid):
+                realized.onboarded.add(trait.sid)
+
+    def _apply_provider_answers(
+        self,
+        outcomes: list[Outcome],
+        catalog: CompiledCatalog,
+        profile: Profile,
+        parsed: ParsedRequest,
+        now: float,
+        tdpid: int | None | bool,
+        realized: _Realized,
+    ) -> dict[int, CachedAnswer]:
+        providers = {p.pid: p for p in catalog.providers}
+        gdpr = parsed.control("gdpr") not in (None, "0")
+        consent_key = (parsed.control("gdpr_consent") or "") if gdpr else ""
+        to_cache: dict[int, CachedAnswer] = {}
+        for outcome in outcomes:
+            provider = providers.get(outcome.pid)
+            if provider is None or outcome.answer is None:
+                continue
+            if outcome.kind not in ("answered", "empty", "cached"):
+                continue
+            for segment_id in outcome.answer.realize:
+                sid = catalog.onboarded_by_segment.get((provider.data_source_id, segment_id))
+                if sid is not None and _in_data_source(catalog.traits[sid], tdpid):
+                    realized.onboarded.add(sid)
+            for segment_id in outcome.answer.remove:
+                sid = catalog.onboarded_by_segment.get((provider.data_source_id, segment_id))
+                if sid is not None:
+                    realized.removed.add(sid)
+            if outcome.kind != "cached" and provider.cache_ttl_seconds > 0:
+                ttl = provider.cache_ttl_seconds
+                if outcome.answer.ttl_seconds is not None:
+                    ttl = min(ttl, outcome.answer.ttl_seconds)
+                to_cache[provider.pid] = CachedAnswer(
+                    segments=outcome.answer.realize,
+                    removed=outcome.answer.remove,
+                    expires_at=now + ttl,
+                    consent_key=consent_key,
+                    dpuuid=profile.synced_ids.get(provider.data_source_id, ""),
+                )
+        realized.onboarded -= realized.removed
+        return to_cache
+
+    def _merge(
+        self, profile: Profile, catalog: CompiledCatalog, realized: _Realized, now: float
+    ) -> tuple[dict[int, list[float]], ProfileChanges]:
+        """Live realizations after this request, and the changes that store them."""
+        changes = ProfileChanges(now=now, clear_attributes=profile.expired_attributes)
+        live: dict[int, list[float]] = {}
+        for sid, stamps in profile.stamps.items():
+            trait = catalog.traits.get(sid)
+            if trait is None or not stamps:
+                continue
+            seconds = [stamp_seconds(s) for s in stamps]
+            if trait.is_live(seconds[-1], now):
+                live[sid] = seconds
+            else:
+                changes.remove_traits.add(sid)  # expired: all its realizations go
+        stamp = new_stamp(now)
+        for sid in realized.rule_based:
+            existing = profile.stamps.get(sid, []) if sid in live else []
+            if len(existing) >= MAX_STAMPS_PER_TRAIT:
+                changes.replace_stamps[sid] = trim_stamps(existing, stamp)
+            elif sid in changes.remove_traits:
+                changes.replace_stamps[sid] = [stamp]
+                changes.remove_traits.discard(sid)
+            else:
+                changes.add_stamps[sid] = stamp
+            live[sid] = [*live.get(sid, []), now]
+        for sid in realized.onboarded:
+            changes.replace_stamps[sid] = [stamp]
+            changes.remove_traits.discard(sid)
+            live[sid] = [now]
+        for sid in realized.removed:
+            live.pop(sid, None)
+            changes.remove_traits.add(sid)
+        return live, changes
+
+    def _evaluate_segments(
+        self, catalog: CompiledCatalog, live: dict[int, list[float]], profile: Profile, now: float
+    ) -> set[int]:
+        return {
+            segment.sid
+            for segment in catalog.segments
+            if segment.status == "active" and evaluate_segment(segment.rule, live, now)
+        }
+
+    def _frozen_paused(self, catalog: CompiledCatalog, profile: Profile) -> set[int]:
+        paused = {s.sid for s in catalog.segments if s.status == "paused"}
+        return set(profile.segments) & paused
+
+    def _response_fields(self, parsed: ParsedRequest, tid: str, uuid: str | None) -> dict[str, Any]:
+        fields: dict[str, Any] = {}
+        if uuid:
+            fields["uuid"] = uuid
+        fields["dcs_region"] = self._settings.dcs_region
+        fields["tid"] = tid
+        fields["stuff"] = []
+        if parsed.control("d_dst") == "1":
+            fields["dests"] = []
+        return fields
+
+    def _stopped(self, parsed: ParsedRequest, tid: str, errors: list[DcsError]) -> EventResult:
+        result = EventResult(
+            fields=self._response_fields(parsed, tid, None),
+            errors=errors,
+            stopped=True,
+            now=self._now(),
+        )
+        result.log = {"tid": tid, "stopped": True, "errors": [e.code for e in errors]}
+        return result
+
+
+def _data_source_filter(parsed: ParsedRequest) -> int | None | bool:
+    """d_tdpid: an int limits realization to that data source; False matches nothing."""
+    raw = parsed.control("d_tdpid")
+    if raw is None:
+        return None
+    return int(raw) if raw.isdigit() else False
+
+
+def _in_data_source(trait: TraitDef, tdpid: int | None | bool) -> bool:
+    return tdpid is None or (tdpid is not False and trait.data_source_id == tdpid)
+
+
+def _browser(parsed: ParsedRequest) -> bool:
+    return parsed.control("d_ptfm", "browser") not in ("ios", "android")
+
+
+def _cached_answer(cached: CachedAnswer) -> ProviderAnswer:
+    return ProviderAnswer(cached.segments, cached.removed, None)
+
+
+def _log_record(
+    tid: str,
+    uuid: str | None,
+    parsed: ParsedRequest,
+    realized: _Realized,
+    segments: set[int],
+    outcomes: list[Outcome],
+    errors: list[DcsError],
+) -> dict[str, Any]:
+    """One structured line per event. ``p_`` keys are left out entirely, values and names."""
+    return {
+        "tid": tid,
+        "uuid": uuid,
+        "signals": {k: v for k, v in parsed.signals.items() if not k.startswith("p_")},
+        "traits": realized.traits(),
+        "segments": sorted(segments),
+        "providers": [
+            {"pid": o.pid, "outcome": o.kind, "ms": round(o.latency_ms, 1), "detail": o.detail}
+            for o in outcomes
+        ],
+        "errors": [e.code for e in errors],
+    }

@@ -1,0 +1,1 @@
+"""Chalice blueprints: HTTP in and out only."""

@@ -1,0 +1,139 @@
+"""``/event`` (GET, POST, OPTIONS): HTTP in, pipeline, HTTP out."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any, Mapping
+
+from chalice import Blueprint, Response
+
+from chalicelib.config import Settings
+from chalicelib.dcs.cookies import UUID_COOKIE_DAYS, parse_cookie_header, set_cookie
+from chalicelib.dcs.errors import error
+from chalicelib.dcs.ids import new_tid
+from chalicelib.dcs.params import ParsedRequest, derive_header_signals, parse_request
+from chalicelib.dcs.response import render
+from chalicelib.pipeline import EventInput, EventResult
+from chalicelib.providers.fanout import Outcome
+from chalicelib.services import get_services
+
+dcs = Blueprint(__name__)
+logger = logging.getLogger("rtdcs.event")
+
+_FORM_TYPES = ("application/x-www-form-urlencoded", "text/plain")
+# GET requests carry no Content-Type and Chalice then assumes application/json, so that type
+# must be routable; POST bodies of any type but the two form types get 415 below.
+_ROUTE_TYPES = [*_FORM_TYPES, "application/json"]
+
+
+def cors_headers(settings: Settings, headers: Mapping[str, str]) -> dict[str, str]:
+    origin = {k.lower(): v for k, v in headers.items()}.get("origin")
+    allowed = settings.cors_allowed_origins
+    if not origin or not ("*" in allowed or origin in allowed):
+        return {}
+    return {
+        "Access-Control-Allow-Origin": origin,
+        "Access-Control-Allow-Credentials": "true",
+        "Access-Control-Expose-Headers": "X-Error, Server-Timing",
+        "Vary": "Origin",
+    }
+
+
+def server_timing(outcomes: list[Outcome], total_ms: float | None = None) -> str:
+    """Provider latencies for page tools (the demo) in the standard Server-Timing header."""
+    parts = [
+        f'rt-{o.pid};dur={o.latency_ms:.1f};desc="{_quote_safe(o.name)}: {o.kind}"'
+        for o in outcomes
+    ]
+    if outcomes:
+        slowest = max(o.latency_ms for o in outcomes)
+        parts.append(f"rt-total;dur={slowest if total_ms is None else total_ms:.1f}")
+    return ", ".join(parts)
+
+
+def _quote_safe(text: str) -> str:
+    return "".join(c for c in text if c not in '"\\\r\n')[:64]
+
+
+def _parse(request: Any) -> ParsedRequest:
+    query = request.query_params.multi_dict() if hasattr(request.query_params, "multi_dict") else (
+        {k: [v] for k, v in (request.query_params or {}).items()}
+    )
+    body = request.raw_body if request.method == "POST" else None
+    parsed = parse_request(request.context.get("path", "/event"), query, body)
+    if not parsed.discard:
+        derive_header_signals(parsed, request.headers)
+    return parsed
+
+
+def _response(result: EventResult, parsed: ParsedRequest, request: Any) -> Response:
+    settings = get_services().settings
+    rendered = render(
+        result.fields,
+        result.errors,
+        rtbd=parsed.control("d_rtbd"),
+        callback=parsed.control("d_cb"),
+        accept=request.headers.get("accept"),
+    )
+    headers = {**rendered.headers, **cors_headers(settings, request.headers)}
+    if result.uuid_cookie:
+        headers["Set-Cookie"] = set_cookie(
+            settings.cookie_uuid_name,
+            result.uuid_cookie,
+            UUID_COOKIE_DAYS,
+            result.now,
+            secure=settings.cookie_secure,
+            domain=settings.cookie_domain,
+        )
+    timing = server_timing(result.outcomes)
+    if timing:
+        headers["Server-Timing"] = timing
+    # Chalice sends bytes only for binary types (the GIF); text goes out as str.
+    is_binary = headers.get("Content-Type", "").startswith("image/")
+    body: bytes | str = rendered.body if is_binary else rendered.body.decode("utf-8")
+    return Response(body=body, status_code=rendered.status, headers=headers)
+
+
+@dcs.route("/event", methods=["GET", "POST"], content_types=_ROUTE_TYPES)
+def event() -> Response:
+    request = dcs.current_request
+    services = get_services()
+    if request.method == "POST":
+        content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+        if content_type not in _FORM_TYPES:
+            return Response(
+                body={"error": "unsupported Content-Type", "expected": list(_FORM_TYPES)},
+                status_code=415,
+            )
+    parsed = ParsedRequest()
+    try:
+        parsed = _parse(request)
+        cookies = parse_cookie_header(request.headers.get("cookie"))
+        result = services.pipeline.handle(EventInput(parsed, cookies))
+    except Exception:  # noqa: BLE001 - never a 5xx of ours: error 0 (dcs-protocol.md 4.7)
+        logger.exception("unexpected error in /event")
+        result = EventResult(
+            fields={"dcs_region": services.settings.dcs_region, "tid": new_tid(), "stuff": []},
+            errors=[error(0)],
+            stopped=True,
+            now=time.time(),
+        )
+    logger.info(json.dumps(result.log, separators=(",", ":"), default=str))
+    return _response(result, parsed, request)
+
+
+@dcs.route("/event", methods=["OPTIONS"])
+def event_preflight() -> Response:
+    request = dcs.current_request
+    headers = cors_headers(get_services().settings, request.headers)
+    if headers:
+        headers.update(
+            {
+                "Access-Control-Allow-Methods": "GET, POST",
+                "Access-Control-Allow-Headers": "Content-Type",
+                "Access-Control-Max-Age": "600",
+            }
+        )
+    return Response(body="", status_code=204, headers=headers)

@@ -1,0 +1,248 @@
+"""The compiled catalog: what the event path evaluates, built once per catalog version.
+
+Pure: takes the raw objects (admin-API field names) and returns immutable, ready-to-use
+definitions. An object that does not compile is left out and named in ``problems`` (the
+admin API refuses such objects at save time; this guards against hand-edited tables).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+from chalicelib.rules.segment_rules import SNode, parse_segment_rule
+from chalicelib.rules.trait_rules import Node, RuleError, parse_trait_rule, rule_keys
+
+DAY = 86400
+DEFAULT_TRAIT_TTL_DAYS = 120
+
+
+@dataclass(frozen=True)
+class TraitDef:
+    sid: int
+    name: str
+    trait_type: str  # RULE_BASED_TRAIT | ON_BOARDED_TRAIT
+    data_source_id: int
+    ttl_days: int
+    rule: Node | None = None
+    keys: frozenset[str] = frozenset()
+    provider_segment_id: str | None = None
+
+    @property
+    def rule_based(self) -> bool:
+        return self.trait_type == "RULE_BASED_TRAIT"
+
+    def expiry(self, latest: float) -> float | None:
+        """When a trait realized last at ``latest`` stops being live (rules.md 1.5)."""
+        if self.ttl_days == 0:
+            return None
+        if self.ttl_days == 1:
+            day = dt.datetime.fromtimestamp(latest, tz=dt.timezone.utc).date()
+            midnight = dt.datetime.combine(day, dt.time(), tzinfo=dt.timezone.utc)
+            return (midnight + dt.timedelta(days=2)).timestamp()
+        return latest + self.ttl_days * DAY
+
+    def is_live(self, latest: float, now: float) -> bool:
+        expiry = self.expiry(latest)
+        return expiry is None or now < expiry
+
+
+@dataclass(frozen=True)
+class SegmentDef:
+    sid: int
+    name: str
+    rule: SNode
+    status: str
+
+
+@dataclass(frozen=True)
+class ProviderDef:
+    pid: int
+    name: str
+    data_source_id: int
+    url: str
+    status: str = "active"
+    timeout_ms: int = 150
+    id_mode: str = "synced"
+    iab_vendor_id: int | None = None
+    cache_ttl_seconds: int = 3600
+    signals: tuple[str, ...] = ()
+    segments_path: str | None = None
+
+
+@dataclass(frozen=True)
+class CookieMapping:
+    segment_sid: int
+    value: str
+    start_ms: int | None
+    end_ms: int | None
+
+    def is_live(self, now: float) -> bool:
+        now_ms = now * 1000
+        return (self.start_ms is None or self.start_ms <= now_ms) and (
+            self.end_ms is None or now_ms < self.end_ms
+        )
+
+
+@dataclass(frozen=True)
+class CookieDestination:
+    destination_id: int
+    cookie_name: str
+    format_type: str
+    single_key: str
+    key_separator: str
+    value_separator: str
+    serialization_enabled: bool
+    serialization_separator: str
+    max_size: int
+    ttl_days: int
+    domain: str
+    mappings: tuple[CookieMapping, ...]
+
+
+@dataclass(frozen=True)
+class CompiledCatalog:
+    version: int
+    traits: Mapping[int, TraitDef]
+    rule_traits: tuple[TraitDef, ...]
+    onboarded_by_segment: Mapping[tuple[int, str], int]  # (dataSourceId, providerSegmentId)
+    segments: tuple[SegmentDef, ...]
+    providers: tuple[ProviderDef, ...]
+    cookie_destinations: tuple[CookieDestination, ...]
+    raw: Mapping[str, Sequence[Mapping[str, Any]]] = field(default_factory=dict)
+    problems: tuple[str, ...] = ()
+
+    def provider_name(self, data_source_id: int) -> str | None:
+        return next((p.name for p in self.providers if p.data_source_id == data_source_id), None)
+
+
+def _int_or_none(value: Any) -> int | None:
+    return None if value in (None, "") else int(value)
+
+
+def _compile_trait(obj: Mapping[str, Any]) -> TraitDef:
+    trait_type = obj["traitType"]
+    ttl = obj.get("ttl")
+    common = dict(
+        sid=int(obj["sid"]),
+        name=str(obj.get("name", "")),
+        trait_type=trait_type,
+        data_source_id=int(obj["dataSourceId"]),
+        ttl_days=DEFAULT_TRAIT_TTL_DAYS if ttl is None else int(ttl),
+    )
+    if trait_type == "RULE_BASED_TRAIT":
+        rule = parse_trait_rule(str(obj["traitRule"]))
+        return TraitDef(**common, rule=rule, keys=rule_keys(rule))  # type: ignore[arg-type]
+    if trait_type == "ON_BOARDED_TRAIT":
+        segment = obj.get("providerSegmentId")
+        return TraitDef(
+            **common,  # type: ignore[arg-type]
+            provider_segment_id=None if segment is None else str(segment),
+        )
+    raise ValueError(f"unsupported traitType {trait_type!r}")
+
+
+def _compile_provider(obj: Mapping[str, Any]) -> ProviderDef:
+    return ProviderDef(
+        pid=int(obj["pid"]),
+        name=str(obj.get("name", "")),
+        data_source_id=int(obj["dataSourceId"]),
+        url=str(obj["url"]),
+        status=str(obj.get("status", "active")),
+        timeout_ms=int(obj.get("timeoutMs", 150)),
+        id_mode=str(obj.get("idMode", "synced")),
+        iab_vendor_id=_int_or_none(obj.get("iabVendorId")),
+        cache_ttl_seconds=int(obj.get("cacheTtlSeconds", 3600)),
+        signals=tuple(obj.get("signals") or ()),
+        segments_path=obj.get("segmentsPath"),
+    )
+
+
+def _compile_cookie_destination(
+    obj: Mapping[str, Any], mappings: Sequence[Mapping[str, Any]]
+) -> CookieDestination:
+    destination_id = int(obj["destinationId"])
+    own = [m for m in mappings if int(m["destinationId"]) == destination_id]
+    own.sort(key=lambda m: int(m.get("mappingId", 0)))
+    return CookieDestination(
+        destination_id=destination_id,
+        cookie_name=str(obj["cookieName"]),
+        format_type=str(obj.get("formatType", "single_key")),
+        single_key=str(obj.get("singleKey", "")),
+        key_separator=str(obj.get("keySeparator", "=")),
+        value_separator=str(obj.get("valueSeparator", ",")),
+        serialization_enabled=bool(obj.get("serializationEnabled", True)),
+        serialization_separator=str(obj.get("serializationSeparator", ",")),
+        max_size=int(obj.get("maxSize", 2048)),
+        ttl_days=max(1, int(obj.get("ttl", 30))),
+        domain=str(obj.get("cnameDomain") or ""),
+        mappings=tuple(
+            CookieMapping(
+                segment_sid=int(m["sid"]),
+                value=str(m.get("valueString", "")),
+                start_ms=_int_or_none(m.get("startDate")),
+                end_ms=_int_or_none(m.get("endDate")),
+            )
+            for m in own
+        ),
+    )
+
+
+def compile_catalog(raw: Mapping[str, Sequence[Mapping[str, Any]]], version: int) -> CompiledCatalog:
+    problems: list[str] = []
+    traits: dict[int, TraitDef] = {}
+    for obj in raw.get("trait", ()):
+        try:
+            trait = _compile_trait(obj)
+        except (KeyError, ValueError, TypeError, RuleError) as exc:
+            problems.append(f"trait {obj.get('sid')}: {exc}")
+            continue
+        traits[trait.sid] = trait
+    segments: list[SegmentDef] = []
+    for obj in raw.get("segment", ()):
+        try:
+            segments.append(
+                SegmentDef(
+                    sid=int(obj["sid"]),
+                    name=str(obj.get("name", "")),
+                    rule=parse_segment_rule(str(obj["segmentRule"])),
+                    status=str(obj.get("status", "active")),
+                )
+            )
+        except (KeyError, ValueError, TypeError, RuleError) as exc:
+            problems.append(f"segment {obj.get('sid')}: {exc}")
+    providers: list[ProviderDef] = []
+    for obj in raw.get("provider", ()):
+        try:
+            providers.append(_compile_provider(obj))
+        except (KeyError, ValueError, TypeError) as exc:
+            problems.append(f"provider {obj.get('pid')}: {exc}")
+    destinations: list[CookieDestination] = []
+    mappings = raw.get("mapping", ())
+    for obj in raw.get("destination", ()):
+        if obj.get("destinationType") != "ADS":
+            continue
+        try:
+            destinations.append(_compile_cookie_destination(obj, mappings))
+        except (KeyError, ValueError, TypeError) as exc:
+            problems.append(f"destination {obj.get('destinationId')}: {exc}")
+    onboarded = {
+        (t.data_source_id, t.provider_segment_id): t.sid
+        for t in traits.values()
+        if not t.rule_based and t.provider_segment_id is not None
+    }
+    return CompiledCatalog(
+        version=version,
+        traits=traits,
+        rule_traits=tuple(sorted((t for t in traits.values() if t.rule_based), key=lambda t: t.sid)),
+        onboarded_by_segment=onboarded,  # type: ignore[arg-type]
+        segments=tuple(sorted(segments, key=lambda s: s.sid)),
+        providers=tuple(sorted(providers, key=lambda p: p.pid)),
+        cookie_destinations=tuple(destinations),
+        raw=raw,
+        problems=tuple(problems),
+    )
+
+
+EMPTY_CATALOG = compile_catalog({}, version=0)

@@ -1,0 +1,94 @@
+"""Wiring: the collaborators the routes use, built lazily once per container.
+
+Nothing is created at import time. The executor and HTTP session for providers live for the
+container; repositories are rebuilt only if the settings that name them change (tests switch
+tables between runs). Tests may ``install`` their own :class:`Services`.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chalicelib.catalog_cache import CatalogCache
+from chalicelib.config import Settings
+from chalicelib.pipeline import EventPipeline
+from chalicelib.providers.fanout import Fanout, ProviderCaller, make_session
+from chalicelib.store.catalog import CatalogRepository
+from chalicelib.store.dynamo import reset_for_tests as reset_dynamo
+from chalicelib.store.dynamo import table
+from chalicelib.store.profiles import ProfileRepository
+
+STORAGE_ERRORS: tuple[type[BaseException], ...] = (ClientError, BotoCoreError)
+_PROVIDER_THREADS = 32
+
+_lock = threading.Lock()
+_services: "Services | None" = None
+_services_key: Any = None
+_installed: "Services | None" = None
+_executor: ThreadPoolExecutor | None = None
+_caller: ProviderCaller | None = None
+
+
+@dataclass
+class Services:
+    settings: Settings
+    catalog: CatalogCache
+    catalog_repository: CatalogRepository
+    profiles: ProfileRepository
+    pipeline: EventPipeline
+
+
+def _provider_runtime() -> tuple[ThreadPoolExecutor, ProviderCaller]:
+    global _executor, _caller
+    if _executor is None or _caller is None:
+        _executor = ThreadPoolExecutor(max_workers=_PROVIDER_THREADS, thread_name_prefix="rt")
+        _caller = ProviderCaller(make_session(pool_size=_PROVIDER_THREADS * 2))
+    return _executor, _caller
+
+
+def build_services(settings: Settings) -> Services:
+    executor, caller = _provider_runtime()
+    catalog_repository = CatalogRepository(table(settings.catalog_table))
+    catalog = CatalogCache(catalog_repository, settings.catalog_refresh_seconds)
+    profiles = ProfileRepository(table(settings.profiles_table))
+    fanout = Fanout(executor, caller, time.monotonic, settings.provider_http_hosts)
+    pipeline = EventPipeline(
+        settings, catalog, profiles, fanout, time.time, storage_errors=STORAGE_ERRORS
+    )
+    return Services(settings, catalog, catalog_repository, profiles, pipeline)
+
+
+def get_services() -> Services:
+    global _services, _services_key
+    if _installed is not None:
+        return _installed
+    settings = Settings.from_env()
+    key = (settings, os.environ.get("AWS_ENDPOINT_URL"))
+    with _lock:
+        if _services is None or _services_key != key:
+            _services = build_services(settings)
+            _services_key = key
+        return _services
+
+
+def install(services: Services | None) -> None:
+    """Serve these services (tests), or None to go back to building from the environment."""
+    global _installed
+    _installed = services
+
+
+def reset() -> None:
+    """Forget every cached collaborator but the provider thread pool (tests)."""
+    global _services, _services_key, _installed
+    with _lock:
+        _services = None
+        _services_key = None
+        _installed = None
+    reset_dynamo()

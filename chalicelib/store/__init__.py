@@ -1,0 +1,1 @@
+"""DynamoDB repositories: the only modules that know DynamoDB."""
