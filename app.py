@@ -12,6 +12,8 @@ from chalicelib.routes.assets import assets
 from chalicelib.routes.dcs import dcs
 
 app = Chalice(app_name="rtdcs")
+# The GIF answer goes to browsers that send "Accept: image/*" (API Gateway binary media type).
+app.api.binary_types.append("image/*")
 app.log.setLevel(logging.INFO)
 logging.getLogger("rtdcs").setLevel(logging.INFO)
 

@@ -38,11 +38,11 @@ class CatalogCache:
         self._checked_at = float("-inf")
 
     def get(self) -> CompiledCatalog:
-        if self._catalog is not None and self._clock() - self._checked_at < self._refresh_seconds:
-            return self._catalog
+        if self._fresh():
+            return self._catalog  # type: ignore[return-value]
         with self._lock:
-            if self._catalog is not None and self._clock() - self._checked_at < self._refresh_seconds:
-                return self._catalog
+            if self._fresh():
+                return self._catalog  # type: ignore[return-value]
             try:
                 self._refresh()
             except Exception as exc:  # noqa: BLE001 - any storage failure: serve the old copy
@@ -50,6 +50,12 @@ class CatalogCache:
                     raise CatalogUnavailable(str(exc)) from exc
             self._checked_at = self._clock()
             return self._catalog  # type: ignore[return-value]
+
+    def _fresh(self) -> bool:
+        return (
+            self._catalog is not None
+            and self._clock() - self._checked_at < self._refresh_seconds
+        )
 
     def _refresh(self) -> None:
         version = self._source.version()

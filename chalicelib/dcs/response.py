@@ -12,7 +12,7 @@ from chalicelib.dcs.errors import DcsError
 
 CALLBACK_RE = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$.]{0,63}$")
 # The classic 43-byte transparent 1x1 GIF.
-GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
+GIF = base64.b64decode("R0lGODlhAQABAIAAAP///wAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw==")
 
 
 @dataclass(frozen=True)
@@ -23,8 +23,10 @@ class Rendered:
 
 
 def _accepts_gif(accept: str | None) -> bool:
+    """API Gateway (and Chalice) send a binary body only when Accept names a binary type;
+    without one there is no way to send the GIF, so the body is empty."""
     if not accept:
-        return True
+        return False
     accept = accept.lower()
     return any(token in accept for token in ("image/gif", "image/*", "*/*"))
 
@@ -41,8 +43,11 @@ def render(
     if errors:
         headers["X-Error"] = ",".join(str(e.code) for e in errors)
     if rtbd != "json":
-        headers["Content-Type"] = "image/gif"
-        return Rendered(200, headers, GIF if _accepts_gif(accept) else b"")
+        if _accepts_gif(accept):
+            headers["Content-Type"] = "image/gif"
+            return Rendered(200, headers, GIF)
+        headers["Content-Type"] = "text/plain; charset=utf-8"
+        return Rendered(200, headers, b"")
     payload = dict(fields)
     if errors:
         payload["errors"] = [e.as_json() for e in errors]

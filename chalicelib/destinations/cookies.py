@@ -25,7 +25,9 @@ def _fit(prefix: str, values: list[str], separator: str, max_size: int) -> str |
     return None
 
 
-def cookie_value(destination: CookieDestination, segments: AbstractSet[int], now: float) -> str | None:
+def cookie_value(
+    destination: CookieDestination, segments: AbstractSet[int], now: float
+) -> str | None:
     values = [
         m.value
         for m in destination.mappings

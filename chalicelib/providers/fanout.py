@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3 import exceptions as urllib3_exceptions
 
 from chalicelib.providers.messages import (
     MAX_BODY_BYTES,
@@ -98,15 +99,18 @@ class ProviderCaller:
     def _read_body(self, response: requests.Response, deadline: float) -> bytes:
         chunks: list[bytes] = []
         size = 0
+        raw = response.raw
         try:
-            for chunk in response.iter_content(_CHUNK):
+            # read1 returns what has arrived; read(n) / iter_content would block until n bytes
+            # came in, so a provider trickling bytes could outlive the deadline.
+            while chunk := raw.read1(_CHUNK, decode_content=True):
                 size += len(chunk)
                 if size > MAX_BODY_BYTES:
                     raise ContractError("body_too_large", f"over {MAX_BODY_BYTES} bytes")
                 chunks.append(chunk)
                 if self._clock() >= deadline:
                     raise _DeadlineExceeded()
-        except requests.Timeout as exc:
+        except (requests.Timeout, urllib3_exceptions.TimeoutError) as exc:
             raise _DeadlineExceeded() from exc
         return b"".join(chunks)
 
@@ -186,6 +190,8 @@ class Fanout:
             return self._outcome(provider, "error", started, detail=exc.kind)
         except requests.RequestException as exc:
             return self._outcome(provider, "error", started, detail=_request_error_kind(exc))
+        except urllib3_exceptions.HTTPError:  # raised while streaming the body
+            return self._outcome(provider, "error", started, detail="connection")
         except Exception:  # noqa: BLE001 - a provider must never fail the event
             return self._outcome(provider, "error", started, detail="internal")
         if self._clock() > deadline:

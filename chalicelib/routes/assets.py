@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from chalice import Blueprint, Response
 
@@ -32,8 +32,13 @@ def _static(name: str) -> str:
     return (_STATIC / name).read_text(encoding="utf-8")
 
 
-def _asset(name: str, content_type: str, max_age: int, extra: dict[str, str] | None = None) -> Response:
-    headers = {"Content-Type": content_type, "Cache-Control": f"public, max-age={max_age}"}
+def _asset(
+    name: str, content_type: str, max_age: int, extra: dict[str, str] | None = None
+) -> Response:
+    headers: dict[str, str | list[str]] = {
+        "Content-Type": content_type,
+        "Cache-Control": f"public, max-age={max_age}",
+    }
     headers.update(extra or {})
     return Response(body=_static(name), status_code=200, headers=headers)
 
@@ -113,7 +118,8 @@ def _segment_rule_text(catalog: Any, sid: int) -> str:
 @assets.route("/healthz", methods=["GET"])
 def healthz() -> Response:
     services = get_services()
-    deep = (assets.current_request.query_params or {}).get("deep") == "1"
+    query: Mapping[str, str] = assets.current_request.query_params or {}
+    deep = query.get("deep") == "1"
     try:
         catalog = services.catalog.get()
         if deep:

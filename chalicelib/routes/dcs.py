@@ -77,7 +77,10 @@ def _response(result: EventResult, parsed: ParsedRequest, request: Any) -> Respo
         callback=parsed.control("d_cb"),
         accept=request.headers.get("accept"),
     )
-    headers = {**rendered.headers, **cors_headers(settings, request.headers)}
+    headers: dict[str, str | list[str]] = {
+        **rendered.headers,
+        **cors_headers(settings, request.headers),
+    }
     if result.uuid_cookie:
         headers["Set-Cookie"] = set_cookie(
             settings.cookie_uuid_name,
@@ -91,7 +94,7 @@ def _response(result: EventResult, parsed: ParsedRequest, request: Any) -> Respo
     if timing:
         headers["Server-Timing"] = timing
     # Chalice sends bytes only for binary types (the GIF); text goes out as str.
-    is_binary = headers.get("Content-Type", "").startswith("image/")
+    is_binary = rendered.headers.get("Content-Type", "").startswith("image/")
     body: bytes | str = rendered.body if is_binary else rendered.body.decode("utf-8")
     return Response(body=body, status_code=rendered.status, headers=headers)
 
@@ -127,7 +130,7 @@ def event() -> Response:
 @dcs.route("/event", methods=["OPTIONS"])
 def event_preflight() -> Response:
     request = dcs.current_request
-    headers = cors_headers(get_services().settings, request.headers)
+    headers: dict[str, str | list[str]] = {**cors_headers(get_services().settings, request.headers)}
     if headers:
         headers.update(
             {

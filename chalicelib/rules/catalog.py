@@ -189,7 +189,9 @@ def _compile_cookie_destination(
     )
 
 
-def compile_catalog(raw: Mapping[str, Sequence[Mapping[str, Any]]], version: int) -> CompiledCatalog:
+def compile_catalog(
+    raw: Mapping[str, Sequence[Mapping[str, Any]]], version: int
+) -> CompiledCatalog:
     problems: list[str] = []
     traits: dict[int, TraitDef] = {}
     for obj in raw.get("trait", ()):
@@ -235,7 +237,8 @@ def compile_catalog(raw: Mapping[str, Sequence[Mapping[str, Any]]], version: int
     return CompiledCatalog(
         version=version,
         traits=traits,
-        rule_traits=tuple(sorted((t for t in traits.values() if t.rule_based), key=lambda t: t.sid)),
+        rule_traits=tuple(sorted((t for t in traits.values() if t.rule_based),
+                                 key=lambda t: t.sid)),
         onboarded_by_segment=onboarded,  # type: ignore[arg-type]
         segments=tuple(sorted(segments, key=lambda s: s.sid)),
         providers=tuple(sorted(providers, key=lambda p: p.pid)),

@@ -277,7 +277,10 @@ _FORBIDDEN_REGEX = (
     (re.compile(r"\(\?#"), "comment"),
     (re.compile(r"\\[pPQEzGhR]|&&"), "Java-only syntax"),
 )
-_NESTED_QUANTIFIER_RE = re.compile(r"\((?:\?:)?[^()]*(?:[*+]|\{\d+,\d*\}|\|)[^()]*\)(?:[*+]|\{\d+,(?:\d*)\})")
+# A group whose body has a quantifier or "|", itself repeated: (a+)+, (\w+\s?)*, (x|xy)+.
+_NESTED_QUANTIFIER_RE = re.compile(
+    r"\((?:\?:)?[^()]*(?:[*+]|\{\d+,\d*\}|\|)[^()]*\)(?:[*+]|\{\d+,(?:\d*)\})"
+)
 
 
 def compile_safe_regex(pattern: str, position: int = 0) -> re.Pattern[str]:

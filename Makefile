@@ -1,0 +1,68 @@
+# rtdcs developer entry points. Everything runs on loopback with dummy AWS credentials.
+#   make run    the local stack (moto + provider simulator + chalice local on :8000)
+#   make test   lint, type check and every test (unit, route, infra, integration, browser)
+#   make lint   ruff + mypy
+#   make unit   the fast tests (tests/unit tests/routes tests/infra)
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.requirements-installed
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+CHROMIUM := /usr/bin/chromium
+
+# Dummy credentials, a region and no instance-metadata probing, for every target.
+export AWS_ACCESS_KEY_ID := testing
+export AWS_SECRET_ACCESS_KEY := testing
+export AWS_DEFAULT_REGION := us-east-1
+export AWS_REGION := us-east-1
+export AWS_EC2_METADATA_DISABLED := true
+unexport AWS_PROFILE
+
+.PHONY: help venv run test lint unit integration e2e chromium clean
+
+help:
+	@echo "make run | test | lint | unit | integration | e2e | clean"
+
+$(PY):
+	@test -n "$(PYTHON)" || { echo "python3.11 or python3 is required" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstall only when a requirements file changed since the last install.
+$(STAMP): requirements.txt requirements-dev.txt | $(PY)
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+run: venv
+	$(PY) -m devtools.stack
+
+chromium:
+	@if [ ! -x $(CHROMIUM) ] && [ "$$(id -u)" = 0 ]; then \
+		apt-get update && apt-get install -y chromium; \
+	fi
+	@test -x $(CHROMIUM) || { echo "$(CHROMIUM) is missing: install Debian's chromium" \
+		"(apt-get install chromium); the browser tests never use 'playwright install'." >&2; \
+		exit 1; }
+
+lint: venv
+	$(VENV)/bin/ruff check chalicelib app.py
+	$(VENV)/bin/mypy chalicelib
+
+unit: venv
+	$(VENV)/bin/pytest -q tests/unit tests/routes tests/infra
+
+integration: venv
+	$(VENV)/bin/pytest -q tests/integration
+
+e2e: venv chromium
+	$(VENV)/bin/pytest -q tests/e2e
+
+test: venv chromium lint
+	$(VENV)/bin/pytest -q
+
+clean:
+	rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis

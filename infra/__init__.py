@@ -1,0 +1,1 @@
+"""Infrastructure: the CloudFormation data stack and the helper that deploys it."""

@@ -1,0 +1,132 @@
+"""Deploy the data stack (``infra/data-stack.yaml``) through CloudFormation.
+
+Used by the local stack and the tests against moto, and usable against AWS. Clients are
+passed in, so the caller decides the endpoint (moto server, ``moto.mock_aws`` or AWS).
+
+moto's CloudFormation creates the tables but ignores ``TimeToLiveSpecification``, so after
+the stack is up TTL is switched on explicitly for the tables that need it (a no-op in AWS,
+where the template already did it).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+TEMPLATE_PATH = Path(__file__).with_name("data-stack.yaml")
+
+# Stack output -> key of the returned dict.
+_OUTPUTS = {
+    "ProfilesTableName": "profiles",
+    "IdMapTableName": "idmap",
+    "CatalogTableName": "catalog",
+}
+# Tables whose items expire through DynamoDB TTL, and the attribute holding the epoch seconds.
+_TTL_TABLES = ("profiles", "idmap")
+TTL_ATTRIBUTE = "expires_at"
+
+_SETTINGS_ENV = {
+    "profiles": "RTDCS_PROFILES_TABLE",
+    "idmap": "RTDCS_IDMAP_TABLE",
+    "catalog": "RTDCS_CATALOG_TABLE",
+}
+
+_DONE = "CREATE_COMPLETE"
+_FAILED = {
+    "CREATE_FAILED",
+    "ROLLBACK_IN_PROGRESS",
+    "ROLLBACK_FAILED",
+    "ROLLBACK_COMPLETE",
+    "DELETE_IN_PROGRESS",
+    "DELETE_FAILED",
+    "DELETE_COMPLETE",
+}
+
+
+class StackError(RuntimeError):
+    """The data stack could not be created."""
+
+
+def template_body() -> str:
+    return TEMPLATE_PATH.read_text(encoding="utf-8")
+
+
+def create_data_stack(
+    cfn_client: Any,
+    ddb_client: Any,
+    stack_name: str = "rtdcs-local",
+    stage: str = "local",
+    timeout_s: float = 600.0,
+    poll_s: float = 0.2,
+) -> dict[str, str]:
+    """Create the data stack (or reuse it if it already exists) and return its table names.
+
+    Returns ``{"profiles": ..., "idmap": ..., "catalog": ...}`` read from the stack outputs.
+    """
+    try:
+        cfn_client.create_stack(
+            StackName=stack_name,
+            TemplateBody=template_body(),
+            Parameters=[{"ParameterKey": "Stage", "ParameterValue": stage}],
+            Tags=[{"Key": "app", "Value": "rtdcs"}],
+        )
+    except cfn_client.exceptions.AlreadyExistsException:
+        pass  # a second bootstrap against the same endpoint reuses the stack
+    stack = _wait_created(cfn_client, stack_name, timeout_s, poll_s)
+    tables = _tables_from_outputs(stack)
+    for key in _TTL_TABLES:
+        _ensure_ttl(ddb_client, tables[key])
+    return tables
+
+
+def settings_env(tables: dict[str, str]) -> dict[str, str]:
+    """The environment variables that point the application at ``tables``."""
+    return {env: tables[key] for key, env in _SETTINGS_ENV.items()}
+
+
+def _wait_created(cfn_client: Any, stack_name: str, timeout_s: float, poll_s: float) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        stack = cfn_client.describe_stacks(StackName=stack_name)["Stacks"][0]
+        status = stack["StackStatus"]
+        if status == _DONE:
+            return stack
+        if status in _FAILED:
+            raise StackError(
+                f"stack {stack_name} is {status}: {_failure_reasons(cfn_client, stack_name)}"
+            )
+        if time.monotonic() > deadline:
+            raise StackError(f"stack {stack_name} still {status} after {timeout_s:.0f} s")
+        time.sleep(poll_s)
+
+
+def _failure_reasons(cfn_client: Any, stack_name: str) -> str:
+    try:
+        events = cfn_client.describe_stack_events(StackName=stack_name)["StackEvents"]
+    except Exception as exc:  # best effort, only to explain a failure
+        return f"(no stack events: {exc})"
+    reasons = [
+        f"{e.get('LogicalResourceId')}: {e.get('ResourceStatusReason')}"
+        for e in events
+        if e.get("ResourceStatusReason") and "FAILED" in e.get("ResourceStatus", "")
+    ]
+    return "; ".join(reasons) or "no reason reported"
+
+
+def _tables_from_outputs(stack: Any) -> dict[str, str]:
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    missing = [key for key in _OUTPUTS if key not in outputs]
+    if missing:
+        raise StackError(f"stack outputs missing: {', '.join(missing)}")
+    return {name: outputs[key] for key, name in _OUTPUTS.items()}
+
+
+def _ensure_ttl(ddb_client: Any, table_name: str) -> None:
+    current = ddb_client.describe_time_to_live(TableName=table_name)["TimeToLiveDescription"]
+    if current.get("TimeToLiveStatus") in ("ENABLED", "ENABLING"):
+        return
+    ddb_client.update_time_to_live(
+        TableName=table_name,
+        TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
+    )
