@@ -106,6 +106,11 @@ class EventPipeline:
         if event.cookies.get(self._settings.cookie_uuid_name) == OPT_OUT_VALUE:
             errors.append(error(171, OPT_OUT_VALUE))
             return self._stopped(parsed, tid, errors)
+        if _gdpr_applies(parsed):
+            # Fail closed until the TCF decoder lands (issue #3): without proven consent the
+            # request is stopped, as dcs-protocol.md 7 requires for "no consent".
+            errors.append(error(315))
+            return self._stopped(parsed, tid, errors)
         self._validate_controls(parsed, errors)
         return self._process(event, tid, errors)
 
@@ -208,10 +213,6 @@ class EventPipeline:
                 continue
             if tdpid is not None and tdpid != provider.data_source_id:
                 immediate.append(Outcome(provider.pid, provider.name, "skipped", detail="tdpid"))
-                continue
-            if gdpr == 1:
-                # TCF gating arrives with the consent issue; until then gdpr=1 calls no one.
-                immediate.append(Outcome(provider.pid, provider.name, "skipped", detail="consent"))
                 continue
             dpuuid = profile.synced_ids.get(provider.data_source_id)
             if provider.id_mode == "synced" and not dpuuid:
@@ -384,6 +385,11 @@ class EventPipeline:
         )
         result.log = {"tid": tid, "stopped": True, "errors": [e.code for e in errors]}
         return result
+
+
+def _gdpr_applies(parsed: ParsedRequest) -> bool:
+    """gdpr=1 (any value but 0 counts as 1); gdpr_consent alone is ignored (section 7)."""
+    return parsed.control("gdpr") not in (None, "0")
 
 
 def _data_source_filter(parsed: ParsedRequest) -> int | None | bool:

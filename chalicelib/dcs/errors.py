@@ -14,6 +14,7 @@ MESSAGES: dict[int, str] = {
     201: "Profile write failed",
     205: "Configuration unavailable",
     311: "Request contains invalid parameters",
+    315: "Consent string indicates no consent",
     901: "Invalid callback name",
     902: "Request too large",
     904: "Request limits exceeded",

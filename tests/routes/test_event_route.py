@@ -249,3 +249,18 @@ def test_assets_and_health(client: Any) -> None:
     catalog = json.loads(client.http.get("/demo/catalog.json").body)
     providers = {t["sid"]: t["providerName"] for t in catalog["traits"]}
     assert providers[2001] == "FastData" and providers[1001] is None
+
+
+@pytest.mark.parametrize("gdpr", ["1", "yes"])
+def test_gdpr_applies_fails_closed_until_consent_is_decoded(
+    client: Any, profiles_table: Any, simulator: ProviderSimulator, gdpr: str
+) -> None:
+    response = client.http.get(f"/event?d_rtbd=json&gdpr={gdpr}&gdpr_consent=CPxyz&c_x=1")
+    body = _json(response)
+    assert [e["code"] for e in body["errors"]] == [315] and "uuid" not in body
+    assert "Set-Cookie" not in response.headers
+    assert _count_profiles(profiles_table) == 0 and sum(simulator.calls().values()) == 0
+
+
+def test_gdpr_zero_is_processed(client: Any) -> None:
+    assert UUID_RE.match(_json(client.http.get("/event?d_rtbd=json&gdpr=0"))["uuid"])
