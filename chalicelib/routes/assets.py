@@ -48,9 +48,18 @@ def tag_js() -> Response:
     return _asset("tag.js", _JS, 3600)
 
 
+def _frame_ancestors(allowed_origins: tuple[str, ...]) -> str:
+    """Only pages allowed to call /event may frame the iframe that reads its answers."""
+    if "*" in allowed_origins:
+        return "*"
+    return " ".join(("'self'", *allowed_origins))
+
+
 @assets.route("/dest.html", methods=["GET"])
 def dest_html() -> Response:
-    return _asset("dest.html", _HTML, 86400, {"Content-Security-Policy": _DEST_CSP})
+    ancestors = _frame_ancestors(get_services().settings.cors_allowed_origins)
+    csp = f"{_DEST_CSP}; frame-ancestors {ancestors}"
+    return _asset("dest.html", _HTML, 86400, {"Content-Security-Policy": csp})
 
 
 @assets.route("/dest5.html", methods=["GET"])

@@ -264,3 +264,13 @@ def test_gdpr_applies_fails_closed_until_consent_is_decoded(
 
 def test_gdpr_zero_is_processed(client: Any) -> None:
     assert UUID_RE.match(_json(client.http.get("/event?d_rtbd=json&gdpr=0"))["uuid"])
+
+
+def test_dest_iframe_may_be_framed_only_by_allowed_origins(
+    client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    csp = client.http.get("/dest.html").headers["Content-Security-Policy"]
+    assert csp.endswith("frame-ancestors 'self' https://pub.example")
+    monkeypatch.setenv("RTDCS_CORS_ALLOWED_ORIGINS", "")
+    assert client.http.get("/dest.html").headers["Content-Security-Policy"].endswith(
+        "frame-ancestors 'self'")
