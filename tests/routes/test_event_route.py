@@ -274,3 +274,21 @@ def test_dest_iframe_may_be_framed_only_by_allowed_origins(
     monkeypatch.setenv("RTDCS_CORS_ALLOWED_ORIGINS", "")
     assert client.http.get("/dest.html").headers["Content-Security-Policy"].endswith(
         "frame-ancestors 'self'")
+
+
+def test_cached_provider_answer_spares_the_provider(
+    client: Any, tables: dict[str, str], simulator: ProviderSimulator
+) -> None:
+    from chalicelib.store.catalog import CatalogRepository
+
+    repository = CatalogRepository(boto3.resource("dynamodb").Table(tables["catalog"]))
+    fast = next(p for p in repository.list_kind("provider") if p["pid"] == 1)
+    repository.put("provider", 1, {**fast, "cacheTtlSeconds": 600})
+    repository.bump_version()
+    first = _json(client.http.get("/event?d_rtbd=json&d_cts=1"))
+    assert simulator.calls()["fast"] == 1 and 5002 in first["segments"]
+    second = client.http.get("/event?d_rtbd=json&d_cts=1",
+                             headers={"Cookie": f"rtdcs_uuid={first['uuid']}"})
+    assert simulator.calls()["fast"] == 1  # served from the profile's cache
+    assert 2001 in _json(second)["traits"]  # the cached answer still realizes its traits
+    assert 'desc="FastData: cached"' in second.headers["Server-Timing"]
