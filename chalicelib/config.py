@@ -52,6 +52,7 @@ class Settings:
     expose_traits: bool
     catalog_refresh_seconds: float
     provider_http_hosts: tuple[str, ...]
+    regex_budget_ms: float
     version: str = "0.1.0"
 
     @classmethod
@@ -78,4 +79,5 @@ class Settings:
             catalog_refresh_seconds=float(get("catalog.refresh_seconds", "5")),
             # Providers must use https; these hosts may use plain http (local stack, tests).
             provider_http_hosts=_as_list(get("providers.http_hosts", "")),
+            regex_budget_ms=float(get("rules.regex_budget_ms", "25")),
         )

@@ -20,9 +20,7 @@ from chalicelib.dcs.response import CALLBACK_RE
 from chalicelib.destinations.cookies import stuff_items
 from chalicelib.providers.fanout import CallPlan, Outcome, PendingFanout
 from chalicelib.providers.messages import ProviderAnswer, build_request_body
-from chalicelib.rules.catalog import EMPTY_CATALOG, CompiledCatalog, TraitDef
-from chalicelib.rules.segment_rules import evaluate_segment
-from chalicelib.rules.trait_rules import evaluate
+from chalicelib.rules.catalog import EMPTY_CATALOG, CompiledCatalog, in_data_source
 from chalicelib.store.profiles import (
     MAX_STAMPS_PER_TRAIT,
     CachedAnswer,
@@ -158,14 +156,19 @@ class EventPipeline:
         pending, immediate = self._start_providers(parsed, catalog, profile, uuid, coppa, tid, now,
                                                    tdpid)
         realized = _Realized()
-        self._realize_rule_traits(parsed, catalog, tdpid, realized, errors)
+        rule_result = catalog.realize_rule_traits(
+            parsed.signals, tdpid, self._settings.regex_budget_ms
+        )
+        realized.rule_based.update(rule_result.sids)
+        if rule_result.failed:
+            errors.append(error(10))
         self._realize_sid_traits(parsed, catalog, tdpid, realized)
         outcomes = sorted(immediate + (pending.collect() if pending else []), key=lambda o: o.pid)
         cache_answers = self._apply_provider_answers(outcomes, catalog, profile, parsed, now,
                                                      tdpid, realized)
         live, changes = self._merge(profile, catalog, realized, now)
         changes.cache_answers = cache_answers
-        active = self._evaluate_segments(catalog, live, profile, now)
+        active = catalog.evaluate_segments(live, now)
         changes.segments = frozenset(active | self._frozen_paused(catalog, profile))
         if uuid:
             try:
@@ -241,26 +244,6 @@ class EventPipeline:
             return None, immediate
         return self._fanout.start(plans, budget), immediate
 
-    def _realize_rule_traits(
-        self,
-        parsed: ParsedRequest,
-        catalog: CompiledCatalog,
-        tdpid: int | None | bool,
-        realized: _Realized,
-        errors: list[DcsError],
-    ) -> None:
-        failed = False
-        for trait in catalog.rule_traits:
-            if not _in_data_source(trait, tdpid) or trait.rule is None:
-                continue
-            try:
-                if evaluate(trait.rule, parsed.signals):
-                    realized.rule_based.add(trait.sid)
-            except Exception:  # noqa: BLE001 - a rule failing at run time skips that trait
-                failed = True
-        if failed:
-            errors.append(error(10))
-
     def _realize_sid_traits(
         self,
         parsed: ParsedRequest,
@@ -272,7 +255,7 @@ class EventPipeline:
             if not value.isdigit():
                 continue
             trait = catalog.traits.get(int(value))
-            if trait and not trait.rule_based and _in_data_source(trait, tdpid):
+            if trait and not trait.rule_based and in_data_source(trait, tdpid):
                 realized.onboarded.add(trait.sid)
 
     def _apply_provider_answers(
@@ -297,7 +280,7 @@ class EventPipeline:
                 continue
             for segment_id in outcome.answer.realize:
                 sid = catalog.onboarded_by_segment.get((provider.data_source_id, segment_id))
-                if sid is not None and _in_data_source(catalog.traits[sid], tdpid):
+                if sid is not None and in_data_source(catalog.traits[sid], tdpid):
                     realized.onboarded.add(sid)
             for segment_id in outcome.answer.remove:
                 sid = catalog.onboarded_by_segment.get((provider.data_source_id, segment_id))
@@ -352,15 +335,6 @@ class EventPipeline:
             changes.remove_traits.add(sid)
         return live, changes
 
-    def _evaluate_segments(
-        self, catalog: CompiledCatalog, live: dict[int, list[float]], profile: Profile, now: float
-    ) -> set[int]:
-        return {
-            segment.sid
-            for segment in catalog.segments
-            if segment.status == "active" and evaluate_segment(segment.rule, live, now)
-        }
-
     def _frozen_paused(self, catalog: CompiledCatalog, profile: Profile) -> set[int]:
         paused = {s.sid for s in catalog.segments if s.status == "paused"}
         return set(profile.segments) & paused
@@ -398,10 +372,6 @@ def _data_source_filter(parsed: ParsedRequest) -> int | None | bool:
     if raw is None:
         return None
     return int(raw) if raw.isdigit() else False
-
-
-def _in_data_source(trait: TraitDef, tdpid: int | None | bool) -> bool:
-    return tdpid is None or (tdpid is not False and trait.data_source_id == tdpid)
 
 
 def _browser(parsed: ParsedRequest) -> bool:

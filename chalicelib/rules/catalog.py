@@ -11,8 +11,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
-from chalicelib.rules.segment_rules import SNode, parse_segment_rule
-from chalicelib.rules.trait_rules import Node, RuleError, parse_trait_rule, rule_keys
+from chalicelib.rules.segment_rules import SNode, evaluate_segment, parse_segment_rule
+from chalicelib.rules.trait_rules import Node, RuleError, evaluate, parse_trait_rule, rule_keys
 
 DAY = 86400
 DEFAULT_TRAIT_TTL_DAYS = 120
@@ -115,6 +115,47 @@ class CompiledCatalog:
 
     def provider_name(self, data_source_id: int) -> str | None:
         return next((p.name for p in self.providers if p.data_source_id == data_source_id), None)
+
+    def realize_rule_traits(
+        self,
+        signals: Mapping[str, Sequence[str]],
+        data_source: int | None | bool = None,
+        regex_budget_ms: float = 25.0,
+    ) -> "RuleRealization":
+        """The rule-based traits this request's signals realize (rules.md 1.3).
+
+        ``data_source``: None = all traits; an int = only that data source's traits (d_tdpid);
+        False = none (an unknown d_tdpid). A rule failing at run time sets ``failed`` (error 10).
+        """
+        realized: set[int] = set()
+        failed = False
+        for trait in self.rule_traits:
+            if trait.rule is None or not in_data_source(trait, data_source):
+                continue
+            try:
+                if evaluate(trait.rule, signals):
+                    realized.add(trait.sid)
+            except Exception:  # noqa: BLE001 - a rule failing at run time skips that trait
+                failed = True
+        return RuleRealization(frozenset(realized), failed)
+
+    def evaluate_segments(self, live: Mapping[int, Sequence[float]], now: float) -> set[int]:
+        """Active segments true for these live realizations (sid -> stamps in seconds)."""
+        return {
+            segment.sid
+            for segment in self.segments
+            if segment.status == "active" and evaluate_segment(segment.rule, live, now)
+        }
+
+
+@dataclass(frozen=True)
+class RuleRealization:
+    sids: frozenset[int]
+    failed: bool  # some rule failed at run time (or ran out of regex budget): error 10
+
+
+def in_data_source(trait: TraitDef, data_source: int | None | bool) -> bool:
+    return data_source is None or (data_source is not False and trait.data_source_id == data_source)
 
 
 def _int_or_none(value: Any) -> int | None:
