@@ -168,6 +168,7 @@ class EventPipeline:
                                                      tdpid, realized)
         live, changes = self._merge(profile, catalog, realized, now)
         changes.cache_answers = cache_answers
+        changes.event_id = tid  # unique per event: lets a replayed write be recognised
         active = catalog.evaluate_segments(live, now)
         changes.segments = frozenset(active | self._frozen_paused(catalog, profile))
         if uuid:

@@ -67,6 +67,7 @@ class ProfileChanges:
     """What one event changes; rendered as a single UpdateItem."""
 
     now: float
+    event_id: str = ""
     add_stamps: dict[int, int] = field(default_factory=dict)  # rule-based: sid -> new stamp
     replace_stamps: dict[int, list[int]] = field(default_factory=dict)  # sid -> full set
     remove_traits: set[int] = field(default_factory=set)
