@@ -13,6 +13,8 @@ read-modify-write races a nested map would need:
   k: consent key, d: dpuuid}``.
 * ``segs`` Number Set: stored segment membership; ``seen`` last activity (epoch s);
   ``expires_at`` the DynamoDB TTL attribute (last activity + 120 days).
+* ``optout`` (epoch ms): the UUID is opted out. An opted-out item holds only ``uuid`` and
+  ``optout`` and has no ``expires_at``, so the marker never expires while the data is gone.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ class Profile:
     segments: frozenset[int] = frozenset()
     last_seen: float | None = None
     expired_attributes: tuple[str, ...] = ()  # attributes of a TTL-expired item to clear
+    opted_out: bool = False
 
     @property
     def exists(self) -> bool:
@@ -74,10 +77,14 @@ class ProfileChanges:
     cache_answers: dict[int, CachedAnswer] = field(default_factory=dict)
     segments: frozenset[int] = frozenset()
     clear_attributes: tuple[str, ...] = ()
+    synced_ids: dict[int, str] = field(default_factory=dict)  # dpid -> latest DPUUID
+    keep_segments: bool = False  # /ibs: refresh activity and ids, leave membership alone
 
 
 def _from_item(item: Mapping[str, Any], now: float) -> Profile:
     uuid = str(item["uuid"])
+    if "optout" in item:
+        return Profile(uuid=uuid, opted_out=True)
     expires_at = item.get("expires_at")
     if expires_at is not None and float(expires_at) <= now:
         # TTL passed but DynamoDB has not deleted it yet: an empty profile, whose stale
@@ -151,7 +158,9 @@ def build_update(changes: ProfileChanges) -> dict[str, Any]:
     expires = int(changes.now) + PROFILE_LIFETIME_SECONDS
     expr.sets.append(f"{expr.name('expires_at')} = {expr.value(expires)}")
     touched.update({"seen", "expires_at", "segs"})
-    if changes.segments:
+    if changes.keep_segments:
+        pass
+    elif changes.segments:
         expr.sets.append(f"{expr.name('segs')} = {expr.value(set(changes.segments))}")
     else:
         expr.removes.append(expr.name("segs"))
@@ -168,6 +177,10 @@ def build_update(changes: ProfileChanges) -> dict[str, Any]:
         if attribute not in touched:
             touched.add(attribute)
             expr.removes.append(expr.name(attribute))
+    for dpid, dpuuid in sorted(changes.synced_ids.items()):
+        attribute = f"i{dpid}"
+        touched.add(attribute)
+        expr.sets.append(f"{expr.name(attribute)} = {expr.value(dpuuid)}")
     for pid, answer in sorted(changes.cache_answers.items()):
         attribute = f"pc{pid}"
         touched.add(attribute)
@@ -193,6 +206,13 @@ class ProfileRepository:
 
     def apply(self, uuid: str, changes: ProfileChanges) -> None:
         self._table.update_item(Key={"uuid": uuid}, **build_update(changes))
+
+    def opt_out(self, uuid: str, now: float) -> Profile:
+        """Replace the profile by an opt-out marker; returns what was stored before."""
+        old = self._table.put_item(
+            Item={"uuid": uuid, "optout": int(now * 1000)}, ReturnValues="ALL_OLD"
+        ).get("Attributes")
+        return Profile(uuid=uuid) if not old else _from_item(old, now)
 
     def raw_item(self, uuid: str) -> dict[str, Any] | None:
         item = self._table.get_item(Key={"uuid": uuid}, ConsistentRead=True).get("Item")
