@@ -10,6 +10,7 @@ from chalice import Chalice
 
 from chalicelib.routes.assets import assets
 from chalicelib.routes.dcs import dcs
+from chalicelib.routes.privacy import privacy
 
 app = Chalice(app_name="rtdcs")
 # The GIF answer goes to browsers that send "Accept: image/*" (API Gateway binary media type).
@@ -19,3 +20,4 @@ logging.getLogger("rtdcs").setLevel(logging.INFO)
 
 app.register_blueprint(dcs)
 app.register_blueprint(assets)
+app.register_blueprint(privacy)

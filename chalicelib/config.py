@@ -53,6 +53,8 @@ class Settings:
     catalog_refresh_seconds: float
     provider_http_hosts: tuple[str, ...]
     regex_budget_ms: float
+    ibs_allow_http_redirect: bool
+    rate_max_per_second: float
     version: str = "0.1.0"
 
     @classmethod
@@ -80,4 +82,7 @@ class Settings:
             # Providers must use https; these hosts may use plain http (local stack, tests).
             provider_http_hosts=_as_list(get("providers.http_hosts", "")),
             regex_budget_ms=float(get("rules.regex_budget_ms", "25")),
+            ibs_allow_http_redirect=_as_bool(get("ibs.allow_http_redirect", "false")),
+            # Per-container cap on DCS requests per second (0 = off): over it, 429.
+            rate_max_per_second=float(get("rate.max_per_second", "0")),
         )

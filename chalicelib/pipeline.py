@@ -13,11 +13,13 @@ from typing import Any, Callable, Mapping, Protocol
 
 from chalicelib.catalog_cache import CatalogUnavailable
 from chalicelib.config import Settings
+from chalicelib.dcs.declared_ids import DataSources
 from chalicelib.dcs.errors import DcsError, error
-from chalicelib.dcs.ids import OPT_OUT_VALUE, is_valid_uuid, new_tid, new_uuid
+from chalicelib.dcs.ids import OPT_OUT_VALUE, is_valid_uuid, new_tid
 from chalicelib.dcs.params import ParsedRequest
 from chalicelib.dcs.response import CALLBACK_RE
 from chalicelib.destinations.cookies import stuff_items
+from chalicelib.identify import IdMap, declared_ids, resolve
 from chalicelib.providers.fanout import CallPlan, Outcome, PendingFanout
 from chalicelib.providers.messages import ProviderAnswer, build_request_body
 from chalicelib.rules.catalog import EMPTY_CATALOG, CompiledCatalog, in_data_source
@@ -61,6 +63,7 @@ class EventResult:
     uuid_cookie: str | None = None  # the UUID to set as cookie, if any
     outcomes: list[Outcome] = field(default_factory=list)
     stopped: bool = False
+    status: int = 200  # 429 when storage throttled the first read (nothing applied)
     now: float = 0.0
     log: dict[str, Any] = field(default_factory=dict)
 
@@ -84,8 +87,10 @@ class EventPipeline:
         catalog: CatalogProvider,
         profiles: Profiles,
         fanout: FanoutStarter,
+        idmap: IdMap,
         wall_clock: Callable[[], float] = time.time,
         storage_errors: tuple[type[BaseException], ...] = (Exception,),
+        is_throttle: Callable[[BaseException], bool] = lambda exc: False,
     ) -> None:
         self._settings = settings
         self._catalog = catalog
@@ -93,6 +98,8 @@ class EventPipeline:
         self._fanout = fanout
         self._now = wall_clock
         self._storage_errors = storage_errors
+        self._is_throttle = is_throttle
+        self._idmap = idmap
 
     # -- entry point ----------------------------------------------------------------------
     def handle(self, event: EventInput) -> EventResult:
@@ -124,34 +131,36 @@ class EventPipeline:
         if d_mid is not None and not _MID_RE.match(d_mid):
             errors.append(error(101, d_mid))
 
-    def _identify(self, event: EventInput, coppa: bool) -> tuple[str | None, bool]:
-        """(uuid, is_new). With d_coppa=1 and no other identity the request is stateless."""
-        cookie = event.cookies.get(self._settings.cookie_uuid_name)
-        if not coppa and is_valid_uuid(cookie):
-            return cookie, False
-        d_uuid = event.parsed.control("d_uuid")
-        if is_valid_uuid(d_uuid):
-            return d_uuid, False
-        if coppa:
-            return None, False
-        return new_uuid(), True
-
     def _process(self, event: EventInput, tid: str, errors: list[DcsError]) -> EventResult:
         parsed = event.parsed
         now = self._now()
         coppa = parsed.control("d_coppa") == "1"
-        uuid, is_new = self._identify(event, coppa)
         try:
             catalog = self._catalog.get()
         except CatalogUnavailable:
             errors.append(error(205))
             catalog = EMPTY_CATALOG
+        declared = declared_ids(parsed, data_sources(catalog), errors)
+        identity = resolve(parsed, event.cookies.get(self._settings.cookie_uuid_name), declared,
+                           self._idmap, now, errors, self._storage_errors)
+        if identity.opted_out_id:
+            errors.append(error(171, identity.opted_out_id))
+            return self._stopped(parsed, tid, errors)
+        uuid = identity.uuid
         profile = Profile(uuid=uuid or "")
-        if uuid and not is_new:
+        if uuid and not identity.is_new:
             try:
                 profile = self._profiles.load(uuid, now)
-            except self._storage_errors:
-                errors.append(error(200))
+            except self._storage_errors as exc:
+                if self._is_throttle(exc):
+                    return self._stopped(parsed, tid, errors, status=429)
+                # The profile also holds the opt-out marker: unknown status fails closed.
+                errors.append(error(204))
+                return self._stopped(parsed, tid, errors)
+            if profile.opted_out:
+                errors.append(error(171, uuid))
+                return self._stopped(parsed, tid, errors)
+        profile.synced_ids.update(identity.synced_ids())
         tdpid = _data_source_filter(parsed)
         pending, immediate = self._start_providers(parsed, catalog, profile, uuid, coppa, tid, now,
                                                    tdpid)
@@ -171,6 +180,12 @@ class EventPipeline:
         changes.event_id = tid  # unique per event: lets a replayed write be recognised
         active = catalog.evaluate_segments(live, now)
         changes.segments = frozenset(active | self._frozen_paused(catalog, profile))
+        changes.synced_ids = identity.synced_ids()
+        if uuid and identity.declared and identity.can_link:
+            try:
+                self._idmap.link(identity.declared, uuid, identity.links, now)
+            except self._storage_errors:
+                errors.append(error(203))
         if uuid:
             try:
                 self._profiles.apply(uuid, changes)
@@ -351,15 +366,31 @@ class EventPipeline:
             fields["dests"] = []
         return fields
 
-    def _stopped(self, parsed: ParsedRequest, tid: str, errors: list[DcsError]) -> EventResult:
+    def _stopped(
+        self, parsed: ParsedRequest, tid: str, errors: list[DcsError], status: int = 200
+    ) -> EventResult:
         result = EventResult(
             fields=self._response_fields(parsed, tid, None),
             errors=errors,
             stopped=True,
             now=self._now(),
+            status=status,
         )
         result.log = {"tid": tid, "stopped": True, "errors": [e.code for e in errors]}
         return result
+
+
+_SOURCES_CACHE: tuple[CompiledCatalog, DataSources] | None = None
+
+
+def data_sources(catalog: CompiledCatalog) -> DataSources:
+    """Data source lookup, built once per catalog snapshot."""
+    global _SOURCES_CACHE
+    cached = _SOURCES_CACHE
+    if cached is None or cached[0] is not catalog:
+        cached = (catalog, DataSources(catalog.raw.get("datasource", ())))
+        _SOURCES_CACHE = cached
+    return cached[1]
 
 
 def _gdpr_applies(parsed: ParsedRequest) -> bool:

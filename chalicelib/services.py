@@ -18,14 +18,26 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.catalog_cache import CatalogCache
 from chalicelib.config import Settings
+from chalicelib.idsync import IdSync
+from chalicelib.optout import OptOut
 from chalicelib.pipeline import EventPipeline
 from chalicelib.providers.fanout import Fanout, ProviderCaller, make_session
 from chalicelib.store.catalog import CatalogRepository
+from chalicelib.store.dynamo import dynamodb_resource, table
 from chalicelib.store.dynamo import reset_for_tests as reset_dynamo
-from chalicelib.store.dynamo import table
+from chalicelib.store.idmap import IdMapRepository
 from chalicelib.store.profiles import ProfileRepository
 
 STORAGE_ERRORS: tuple[type[BaseException], ...] = (ClientError, BotoCoreError)
+_THROTTLE_CODES = frozenset(
+    {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
+)
+
+
+def is_throttle(exc: BaseException) -> bool:
+    return isinstance(exc, ClientError) and exc.response.get("Error", {}).get(
+        "Code"
+    ) in _THROTTLE_CODES
 _PROVIDER_THREADS = 32
 
 _lock = threading.Lock()
@@ -43,6 +55,8 @@ class Services:
     catalog_repository: CatalogRepository
     profiles: ProfileRepository
     pipeline: EventPipeline
+    id_sync: IdSync
+    opt_out: OptOut
 
 
 def _provider_runtime() -> tuple[ThreadPoolExecutor, ProviderCaller]:
@@ -59,10 +73,21 @@ def build_services(settings: Settings) -> Services:
     catalog = CatalogCache(catalog_repository, settings.catalog_refresh_seconds)
     profiles = ProfileRepository(table(settings.profiles_table))
     fanout = Fanout(executor, caller, time.monotonic, settings.provider_http_hosts)
+    idmap = IdMapRepository(dynamodb_resource(), settings.idmap_table)
     pipeline = EventPipeline(
-        settings, catalog, profiles, fanout, time.time, storage_errors=STORAGE_ERRORS
+        settings,
+        catalog,
+        profiles,
+        fanout,
+        idmap,
+        time.time,
+        storage_errors=STORAGE_ERRORS,
+        is_throttle=is_throttle,
     )
-    return Services(settings, catalog, catalog_repository, profiles, pipeline)
+    id_sync = IdSync(settings, catalog, profiles, idmap, time.time, STORAGE_ERRORS)
+    opt_out = OptOut(settings.cookie_uuid_name, catalog, profiles, idmap, time.time,
+                     STORAGE_ERRORS)
+    return Services(settings, catalog, catalog_repository, profiles, pipeline, id_sync, opt_out)
 
 
 def get_services() -> Services:

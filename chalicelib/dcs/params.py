@@ -37,7 +37,7 @@ CONTROL_KEYS = frozenset(
         "d_rtbd", "d_cb", "d_dst", "d_jsonv", "d_cts", "d_uuid", "d_cid", "d_cid_ic",
         "d_dpid", "d_dpuuid", "dpid", "dpuuid", "d_sid", "d_unsid", "d_tdpid", "d_tdpid_ic",
         "d_coppa", "d_mid", "d_orgid", "gdpr", "gdpr_consent", "d_event", "d_rd", "d_src",
-        "d_site", "d_creative", "d_adgroup", "d_placement", "d_campaign", "d_bust",
+        "d_site", "d_creative", "d_adgroup", "d_placement", "d_campaign", "d_bust", "redir",
     }
 )
 CONTROL_AND_SIGNAL_KEYS = frozenset({"d_nsid", "d_ptfm"})

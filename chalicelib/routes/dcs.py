@@ -13,10 +13,11 @@ from chalicelib.config import Settings
 from chalicelib.dcs.cookies import UUID_COOKIE_DAYS, parse_cookie_header, set_cookie
 from chalicelib.dcs.errors import error
 from chalicelib.dcs.ids import new_tid
-from chalicelib.dcs.params import ParsedRequest, derive_header_signals, parse_request
+from chalicelib.dcs.params import ParsedRequest
 from chalicelib.dcs.response import render
 from chalicelib.pipeline import EventInput, EventResult
 from chalicelib.providers.fanout import Outcome
+from chalicelib.routes.common import parse_dcs_request
 from chalicelib.services import get_services
 
 dcs = Blueprint(__name__)
@@ -57,17 +58,6 @@ def _quote_safe(text: str) -> str:
     return "".join(c for c in text if c not in '"\\\r\n')[:64]
 
 
-def _parse(request: Any) -> ParsedRequest:
-    query = request.query_params.multi_dict() if hasattr(request.query_params, "multi_dict") else (
-        {k: [v] for k, v in (request.query_params or {}).items()}
-    )
-    body = request.raw_body if request.method == "POST" else None
-    parsed = parse_request(request.context.get("path", "/event"), query, body)
-    if not parsed.discard:
-        derive_header_signals(parsed, request.headers)
-    return parsed
-
-
 def _response(result: EventResult, parsed: ParsedRequest, request: Any) -> Response:
     settings = get_services().settings
     rendered = render(
@@ -90,13 +80,15 @@ def _response(result: EventResult, parsed: ParsedRequest, request: Any) -> Respo
             secure=settings.cookie_secure,
             domain=settings.cookie_domain,
         )
+    if result.status == 429:
+        headers["Retry-After"] = "1"
     timing = server_timing(result.outcomes)
     if timing:
         headers["Server-Timing"] = timing
     # Chalice sends bytes only for binary types (the GIF); text goes out as str.
     is_binary = rendered.headers.get("Content-Type", "").startswith("image/")
     body: bytes | str = rendered.body if is_binary else rendered.body.decode("utf-8")
-    return Response(body=body, status_code=rendered.status, headers=headers)
+    return Response(body=body, status_code=result.status, headers=headers)
 
 
 @dcs.route("/event", methods=["GET", "POST"], content_types=_ROUTE_TYPES)
@@ -112,7 +104,7 @@ def event() -> Response:
             )
     parsed = ParsedRequest()
     try:
-        parsed = _parse(request)
+        parsed = parse_dcs_request(request)
         cookies = parse_cookie_header(request.headers.get("cookie"))
         result = services.pipeline.handle(EventInput(parsed, cookies))
     except Exception:  # noqa: BLE001 - never a 5xx of ours: error 0 (dcs-protocol.md 4.7)

@@ -292,3 +292,8 @@ def test_cached_provider_answer_spares_the_provider(
     assert simulator.calls()["fast"] == 1  # served from the profile's cache
     assert 2001 in _json(second)["traits"]  # the cached answer still realizes its traits
     assert 'desc="FastData: cached"' in second.headers["Server-Timing"]
+
+
+def test_repeated_get_keys_keep_every_value(client: Any) -> None:
+    body = _json(client.http.get("/event?d_rtbd=json&d_cts=1&c_section=news&c_section=sports"))
+    assert 1001 in body["traits"]  # the second value matches

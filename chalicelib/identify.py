@@ -1,0 +1,100 @@
+"""Who is this visitor? Identity resolution of dcs-protocol.md 4.3, with declared IDs (4.2).
+
+Precedence: a valid UUID cookie (not with ``d_coppa=1``), then a valid ``d_uuid``, then the
+first accepted declared ID with a stored link (its most recent UUID), else a new UUID
+(``d_coppa=1``: stateless instead). Declared-ID opt-outs are found on the same read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping, Protocol, Sequence
+
+from chalicelib.dcs.declared_ids import DataSources, parse_declared_ids
+from chalicelib.dcs.errors import DcsError, error
+from chalicelib.dcs.ids import is_valid_uuid, new_uuid
+from chalicelib.dcs.params import ParsedRequest
+from chalicelib.identity import DeclaredId
+from chalicelib.store.idmap import LinkRecord
+
+
+class IdMap(Protocol):
+    def read(self, ids: Sequence[DeclaredId], now: float) -> dict[tuple[int, str], LinkRecord]: ...
+
+    def link(
+        self,
+        ids: Sequence[DeclaredId],
+        uuid: str,
+        existing: Mapping[tuple[int, str], LinkRecord],
+        now: float,
+    ) -> None: ...
+
+
+@dataclass
+class Identity:
+    uuid: str | None  # None: a stateless d_coppa=1 request
+    is_new: bool = False
+    declared: list[DeclaredId] = field(default_factory=list)
+    links: dict[tuple[int, str], LinkRecord] = field(default_factory=dict)
+    can_link: bool = True  # False when the ID map could not be read (202): no new links
+    opted_out_id: str | None = None  # a declared ID found opted out: stop with 171
+
+    def synced_ids(self) -> dict[int, str]:
+        """The first accepted DPUUID per data source (request order is precedence)."""
+        ids: dict[int, str] = {}
+        for declared in self.declared:
+            ids.setdefault(declared.dpid, declared.dpuuid)
+        return ids
+
+
+def declared_ids(
+    parsed: ParsedRequest, sources: DataSources, errors: list[DcsError]
+) -> list[DeclaredId]:
+    legacy_dpid = parsed.control("d_dpid") or parsed.control("dpid")
+    legacy_dpuuid = parsed.control("d_dpuuid") or parsed.control("dpuuid")
+    cid = parsed.repeated_controls.get("d_cid", [])
+    cid_ic = parsed.repeated_controls.get("d_cid_ic", [])
+    if not (cid or cid_ic or legacy_dpid or legacy_dpuuid):
+        return []
+    result = parse_declared_ids(cid, cid_ic, (legacy_dpid, legacy_dpuuid), sources)
+    errors.extend(result.errors)
+    return result.accepted
+
+
+def resolve(
+    parsed: ParsedRequest,
+    cookie_uuid: str | None,
+    declared: list[DeclaredId],
+    idmap: IdMap,
+    now: float,
+    errors: list[DcsError],
+    storage_errors: tuple[type[BaseException], ...],
+) -> Identity:
+    coppa = parsed.control("d_coppa") == "1"
+    identity = Identity(uuid=None, declared=declared)
+    if declared:
+        try:
+            identity.links = idmap.read(declared, now)
+        except storage_errors:
+            errors.append(error(202))
+            identity.can_link = False
+        for declared_id in declared:
+            if identity.links.get(declared_id.key, LinkRecord()).opted_out:
+                identity.opted_out_id = f"{declared_id.dpid}:{declared_id.dpuuid}"
+                return identity
+    if not coppa and is_valid_uuid(cookie_uuid):
+        identity.uuid = cookie_uuid
+        return identity
+    d_uuid = parsed.control("d_uuid")
+    if is_valid_uuid(d_uuid):
+        identity.uuid = d_uuid
+        return identity
+    for declared_id in declared:
+        linked = identity.links.get(declared_id.key, LinkRecord()).most_recent()
+        if linked:
+            identity.uuid = linked
+            return identity
+    if not coppa:
+        identity.uuid = new_uuid()
+        identity.is_new = True
+    return identity

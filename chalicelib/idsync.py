@@ -1,0 +1,156 @@
+"""``/ibs``: ID sync (dcs-protocol.md section 5), as plain Python over injected stores."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+from urllib.parse import quote, urlsplit
+
+from chalicelib.catalog_cache import CatalogUnavailable
+from chalicelib.config import Settings
+from chalicelib.dcs.declared_ids import SEPARATOR, DataSources, parse_one
+from chalicelib.dcs.errors import DcsError, error
+from chalicelib.dcs.ids import OPT_OUT_VALUE, is_valid_uuid, new_uuid
+from chalicelib.dcs.params import ParsedRequest
+from chalicelib.identify import IdMap
+from chalicelib.identity import DeclaredId
+from chalicelib.pipeline import CatalogProvider, Profiles, data_sources
+from chalicelib.store.idmap import LinkRecord
+from chalicelib.store.profiles import ProfileChanges
+
+
+@dataclass
+class SyncResult:
+    errors: list[DcsError]
+    uuid_cookie: str | None = None
+    synced_dpid: int | None = None
+    redirect: str | None = None
+    now: float = 0.0
+    log: dict[str, Any] = field(default_factory=dict)
+
+
+def _declared(
+    parsed: ParsedRequest, sources: DataSources
+) -> tuple[DeclaredId | None, DcsError | None]:
+    """The one ID of this call: dpid/dpuuid, else the first d_cid, else the first d_cid_ic."""
+    dpid, dpuuid = parsed.control("dpid"), parsed.control("dpuuid")
+    if dpid is not None or dpuuid is not None:
+        if dpid is None or dpuuid is None:
+            return None, error(300, dpid or dpuuid or "")
+        return parse_one("cid", f"{dpid}{SEPARATOR}{dpuuid}", sources, False)
+    for kind, key in (("cid", "d_cid"), ("ic", "d_cid_ic")):
+        values = parsed.repeated_controls.get(key)
+        if values:
+            return parse_one(kind, values[0], sources, False)
+    return None, error(300, "")
+
+
+def redirect_target(
+    redir: str, allowed_domains: Sequence[str], allow_http: bool
+) -> str | None:
+    """``redir`` if it is an absolute https URL on an allowed host, else None (903)."""
+    try:
+        parts = urlsplit(redir)
+    except ValueError:
+        return None
+    if parts.scheme not in (("https", "http") if allow_http else ("https",)):
+        return None
+    host = (parts.hostname or "").lower()
+    if not host or parts.username or parts.password:
+        return None
+    for domain in allowed_domains:
+        domain = domain.lower()
+        if domain.startswith("*."):
+            if host.endswith(domain[1:]):
+                return redir
+        elif host == domain:
+            return redir
+    return None
+
+
+def expand_redirect(url: str, uuid: str, gdpr: int, consent: str | None) -> str:
+    url = url.replace("${DD_UUID}", uuid).replace("${GDPR}", str(gdpr))
+    while "${GDPR_CONSENT_" in url:
+        start = url.index("${GDPR_CONSENT_")
+        end = url.find("}", start)
+        if end < 0:
+            break
+        url = url[:start] + quote(consent or "", safe="") + url[end + 1 :]
+    return url
+
+
+class IdSync:
+    def __init__(
+        self,
+        settings: Settings,
+        catalog: CatalogProvider,
+        profiles: Profiles,
+        idmap: IdMap,
+        wall_clock: Callable[[], float] = time.time,
+        storage_errors: tuple[type[BaseException], ...] = (Exception,),
+    ) -> None:
+        self._settings = settings
+        self._catalog = catalog
+        self._profiles = profiles
+        self._idmap = idmap
+        self._now = wall_clock
+        self._storage_errors = storage_errors
+
+    def handle(self, parsed: ParsedRequest, cookies: Mapping[str, str]) -> SyncResult:
+        now = self._now()
+        result = SyncResult(errors=list(parsed.errors), now=now)
+        if parsed.discard:
+            return result
+        cookie = cookies.get(self._settings.cookie_uuid_name)
+        if cookie == OPT_OUT_VALUE:
+            result.errors.append(error(171, OPT_OUT_VALUE))
+            return result
+        try:
+            catalog = self._catalog.get()
+        except CatalogUnavailable:
+            result.errors.append(error(205))
+            return result
+        sources = data_sources(catalog)
+        declared, problem = _declared(parsed, sources)
+        if declared is None:
+            result.errors.append(problem or error(300, ""))
+            return result
+        if parsed.control("gdpr") not in (None, "0"):
+            result.errors.append(error(315))  # fail closed until TCF consent is decoded
+            return result
+        uuid: str = cookie if cookie is not None and is_valid_uuid(cookie) else new_uuid()
+        try:
+            links = self._idmap.read([declared], now)
+            opted_out = links.get(declared.key, LinkRecord()).opted_out
+            if not opted_out and is_valid_uuid(cookie):
+                opted_out = self._profiles.load(uuid, now).opted_out
+        except self._storage_errors:
+            result.errors.append(error(204))
+            return result
+        if opted_out:
+            result.errors.append(error(171, uuid))
+            return result
+        try:
+            self._idmap.link([declared], uuid, links, now)
+            self._profiles.apply(
+                uuid,
+                ProfileChanges(now=now, synced_ids={declared.dpid: declared.dpuuid},
+                               keep_segments=True),
+            )
+        except self._storage_errors:
+            result.errors.append(error(203))
+            return result
+        result.uuid_cookie = uuid
+        result.synced_dpid = declared.dpid
+        redir = parsed.control("redir")
+        if redir:
+            info = sources.by_id.get(declared.dpid)
+            domains = list((info.raw or {}).get("syncRedirectDomains") or []) if info else []
+            target = redirect_target(redir, domains, self._settings.ibs_allow_http_redirect)
+            if target is None:
+                result.errors.append(error(903))
+            else:
+                result.redirect = expand_redirect(target, uuid, 0, None)
+        result.log = {"ibs": declared.dpid, "uuid": uuid, "errors": [e.code for e in result.errors]}
+        return result

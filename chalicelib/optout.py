@@ -1,0 +1,117 @@
+"""``/demoptout`` and ``/demoptout.jpg`` (dcs-protocol.md section 6)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable, Mapping, Protocol, Sequence
+
+from chalicelib.catalog_cache import CatalogUnavailable
+from chalicelib.dcs.errors import DcsError, error
+from chalicelib.dcs.ids import is_valid_uuid
+from chalicelib.dcs.params import ParsedRequest
+from chalicelib.identify import declared_ids
+from chalicelib.identity import DeclaredId
+from chalicelib.pipeline import CatalogProvider, data_sources
+from chalicelib.rules.catalog import EMPTY_CATALOG
+from chalicelib.store.idmap import LinkRecord
+from chalicelib.store.profiles import Profile
+
+
+class OptOutProfiles(Protocol):
+    def opt_out(self, uuid: str, now: float) -> Profile: ...
+
+
+class OptOutIdMap(Protocol):
+    def read(self, ids: Sequence[DeclaredId], now: float) -> dict[tuple[int, str], LinkRecord]: ...
+
+    def opt_out(self, ids: Sequence[DeclaredId], now: float) -> None: ...
+
+
+@dataclass
+class OptOutResult:
+    errors: list[DcsError]
+    global_opt_out: bool = False  # set both cookies to NOTARGET for 10 years
+    opted_out: tuple[str, ...] = ()  # what was opted out, for the log
+    now: float = 0.0
+
+
+class OptOut:
+    def __init__(
+        self,
+        cookie_uuid_name: str,
+        catalog: CatalogProvider,
+        profiles: OptOutProfiles,
+        idmap: OptOutIdMap,
+        wall_clock: Callable[[], float] = time.time,
+        storage_errors: tuple[type[BaseException], ...] = (Exception,),
+    ) -> None:
+        self._cookie_name = cookie_uuid_name
+        self._catalog = catalog
+        self._profiles = profiles
+        self._idmap = idmap
+        self._now = wall_clock
+        self._storage_errors = storage_errors
+
+    def handle(self, parsed: ParsedRequest, cookies: Mapping[str, str]) -> OptOutResult:
+        now = self._now()
+        result = OptOutResult(errors=list(parsed.errors), now=now)
+        if parsed.discard:
+            return result
+        d_uuid = parsed.control("d_uuid")
+        if d_uuid is not None:
+            if is_valid_uuid(d_uuid):
+                self._opt_out_uuids([d_uuid], result)
+                return result
+            result.errors.append(error(102, d_uuid))
+        if _has_declared(parsed):
+            try:
+                catalog = self._catalog.get()
+            except CatalogUnavailable:
+                catalog = EMPTY_CATALOG
+            declared = declared_ids(parsed, data_sources(catalog), result.errors)
+            self._opt_out_declared(declared, result)
+            return result
+        result.global_opt_out = True
+        cookie = cookies.get(self._cookie_name)
+        if cookie is not None and is_valid_uuid(cookie):
+            self._opt_out_uuids([cookie], result)
+        return result
+
+    def _opt_out_declared(self, declared: list[DeclaredId], result: OptOutResult) -> None:
+        if not declared:
+            return
+        try:
+            links = self._idmap.read(declared, result.now)
+        except self._storage_errors:
+            result.errors.append(error(202))
+            links = {}
+        try:
+            self._idmap.opt_out(declared, result.now)
+        except self._storage_errors:
+            result.errors.append(error(203))
+            return
+        linked = [
+            uuid for d in declared
+            if (uuid := links.get(d.key, LinkRecord()).most_recent()) is not None
+        ]
+        result.opted_out = tuple(f"{d.dpid}:{d.dpuuid}" for d in declared)
+        self._opt_out_uuids(list(dict.fromkeys(linked)), result)
+
+    def _opt_out_uuids(self, uuids: list[str], result: OptOutResult) -> None:
+        for uuid in uuids:
+            try:
+                self._profiles.opt_out(uuid, result.now)
+            except self._storage_errors:
+                result.errors.append(error(203))
+                return
+        result.opted_out += tuple(uuids)
+
+
+def _has_declared(parsed: ParsedRequest) -> bool:
+    return bool(
+        parsed.repeated_controls.get("d_cid")
+        or parsed.repeated_controls.get("d_cid_ic")
+        or parsed.control("d_dpid") or parsed.control("d_dpuuid")
+        or parsed.control("dpid") or parsed.control("dpuuid")
+    )
