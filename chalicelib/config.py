@@ -11,6 +11,8 @@ import os
 from dataclasses import dataclass
 from typing import Mapping
 
+from chalicelib.consent.gates import ConsentSettings
+
 # dcs-protocol.md 4.5: default dcs_region by AWS region.
 _REGION_IDS = {
     "us-east-1": 7,
@@ -55,6 +57,8 @@ class Settings:
     regex_budget_ms: float
     ibs_allow_http_redirect: bool
     rate_max_per_second: float
+    blocked_countries: frozenset[str]
+    consent: ConsentSettings
     version: str = "0.1.0"
 
     @classmethod
@@ -85,4 +89,9 @@ class Settings:
             ibs_allow_http_redirect=_as_bool(get("ibs.allow_http_redirect", "false")),
             # Per-container cap on DCS requests per second (0 = off): over it, 429.
             rate_max_per_second=float(get("rate.max_per_second", "0")),
+            # Embargo (dcs-protocol.md 4.4 step 2), on the derived country; GB is UK (AAM).
+            blocked_countries=frozenset(
+                c.upper() for c in _as_list(get("blocked_countries", "CU,IR,KP,SD,SY"))
+            ),
+            consent=ConsentSettings.from_env(env),
         )

@@ -9,6 +9,7 @@ from urllib.parse import quote, urlsplit
 
 from chalicelib.catalog_cache import CatalogUnavailable
 from chalicelib.config import Settings
+from chalicelib.consent.gates import evaluate_consent, vendor_allowed
 from chalicelib.dcs.declared_ids import SEPARATOR, DataSources, parse_one
 from chalicelib.dcs.errors import DcsError, error
 from chalicelib.dcs.ids import OPT_OUT_VALUE, is_valid_uuid, new_uuid
@@ -80,6 +81,13 @@ def expand_redirect(url: str, uuid: str, gdpr: int, consent: str | None) -> str:
     return url
 
 
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return None if value in (None, "") else int(value)
+    except (TypeError, ValueError):
+        return None
+
+
 class IdSync:
     def __init__(
         self,
@@ -116,8 +124,13 @@ class IdSync:
         if declared is None:
             result.errors.append(problem or error(300, ""))
             return result
-        if parsed.control("gdpr") not in (None, "0"):
-            result.errors.append(error(315))  # fail closed until TCF consent is decoded
+        consent = evaluate_consent(
+            parsed.control("gdpr"), parsed.control("gdpr_consent"), self._settings.consent
+        )
+        info = sources.by_id.get(declared.dpid)
+        partner_vendor = _int_or_none((info.raw or {}).get("iabVendorId")) if info else None
+        if consent.stopped or not vendor_allowed(consent, partner_vendor, self._settings.consent):
+            result.errors.append(error(consent.error_code or 315))
             return result
         uuid: str = cookie if cookie is not None and is_valid_uuid(cookie) else new_uuid()
         try:
@@ -145,12 +158,13 @@ class IdSync:
         result.synced_dpid = declared.dpid
         redir = parsed.control("redir")
         if redir:
-            info = sources.by_id.get(declared.dpid)
             domains = list((info.raw or {}).get("syncRedirectDomains") or []) if info else []
             target = redirect_target(redir, domains, self._settings.ibs_allow_http_redirect)
             if target is None:
                 result.errors.append(error(903))
             else:
-                result.redirect = expand_redirect(target, uuid, 0, None)
+                result.redirect = expand_redirect(
+                    target, uuid, consent.gdpr_flag, consent.consent_string
+                )
         result.log = {"ibs": declared.dpid, "uuid": uuid, "errors": [e.code for e in result.errors]}
         return result

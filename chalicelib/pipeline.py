@@ -13,15 +13,19 @@ from typing import Any, Callable, Mapping, Protocol
 
 from chalicelib.catalog_cache import CatalogUnavailable
 from chalicelib.config import Settings
+from chalicelib.consent.gates import ConsentDecision, evaluate_consent, vendor_allowed
 from chalicelib.dcs.declared_ids import DataSources
 from chalicelib.dcs.errors import DcsError, error
 from chalicelib.dcs.ids import OPT_OUT_VALUE, is_valid_uuid, new_tid
-from chalicelib.dcs.params import ParsedRequest
+from chalicelib.dcs.params import ParsedRequest, derive_header_signals
 from chalicelib.dcs.response import CALLBACK_RE
 from chalicelib.destinations.cookies import stuff_items
+from chalicelib.destinations.syncs import sync_items
+from chalicelib.destinations.urls import page_protocol, url_destination_items
 from chalicelib.identify import IdMap, declared_ids, resolve
 from chalicelib.providers.fanout import CallPlan, Outcome, PendingFanout
 from chalicelib.providers.messages import ProviderAnswer, build_request_body
+from chalicelib.ratelimit import TokenBucket
 from chalicelib.rules.catalog import EMPTY_CATALOG, CompiledCatalog, in_data_source
 from chalicelib.store.profiles import (
     MAX_STAMPS_PER_TRAIT,
@@ -54,6 +58,8 @@ class FanoutStarter(Protocol):
 class EventInput:
     parsed: ParsedRequest
     cookies: Mapping[str, str]
+    derived_country: str | None = None  # from the edge's viewer headers, never the caller
+    headers: Mapping[str, str] = field(default_factory=dict)  # for derived h_/geo signals
 
 
 @dataclass
@@ -80,6 +86,21 @@ class _Realized:
         return sorted(self.rule_based | self.onboarded)
 
 
+@dataclass(frozen=True)
+class _Context:
+    """What the steps of one event share."""
+
+    parsed: ParsedRequest
+    catalog: CompiledCatalog
+    profile: Profile
+    uuid: str | None
+    coppa: bool
+    tid: str
+    now: float
+    tdpid: int | None | bool
+    consent: ConsentDecision
+
+
 class EventPipeline:
     def __init__(
         self,
@@ -99,6 +120,7 @@ class EventPipeline:
         self._now = wall_clock
         self._storage_errors = storage_errors
         self._is_throttle = is_throttle
+        self._rate = TokenBucket(settings.rate_max_per_second)
         self._idmap = idmap
 
     # -- entry point ----------------------------------------------------------------------
@@ -108,16 +130,24 @@ class EventPipeline:
         tid = new_tid()
         if parsed.discard:
             return self._stopped(parsed, tid, errors)
+        if not self._rate.allow():
+            return self._stopped(parsed, tid, errors, status=429)
+        if event.derived_country and event.derived_country in self._settings.blocked_countries:
+            errors.append(error(199))
+            return self._stopped(parsed, tid, errors)
         if event.cookies.get(self._settings.cookie_uuid_name) == OPT_OUT_VALUE:
             errors.append(error(171, OPT_OUT_VALUE))
             return self._stopped(parsed, tid, errors)
-        if _gdpr_applies(parsed):
-            # Fail closed until the TCF decoder lands (issue #3): without proven consent the
-            # request is stopped, as dcs-protocol.md 7 requires for "no consent".
-            errors.append(error(315))
+        consent = evaluate_consent(
+            parsed.control("gdpr"), parsed.control("gdpr_consent"), self._settings.consent
+        )
+        if consent.stopped:
+            # No consent (dcs-protocol.md 7): treated as opted out for this request only.
+            errors.append(error(consent.error_code or 315))
             return self._stopped(parsed, tid, errors)
+        derive_header_signals(parsed, event.headers, precise_geo=consent.precise_geo)
         self._validate_controls(parsed, errors)
-        return self._process(event, tid, errors)
+        return self._process(event, tid, errors, consent)
 
     # -- steps ----------------------------------------------------------------------------
     def _validate_controls(self, parsed: ParsedRequest, errors: list[DcsError]) -> None:
@@ -131,7 +161,9 @@ class EventPipeline:
         if d_mid is not None and not _MID_RE.match(d_mid):
             errors.append(error(101, d_mid))
 
-    def _process(self, event: EventInput, tid: str, errors: list[DcsError]) -> EventResult:
+    def _process(
+        self, event: EventInput, tid: str, errors: list[DcsError], consent: ConsentDecision
+    ) -> EventResult:
         parsed = event.parsed
         now = self._now()
         coppa = parsed.control("d_coppa") == "1"
@@ -161,9 +193,9 @@ class EventPipeline:
                 errors.append(error(171, uuid))
                 return self._stopped(parsed, tid, errors)
         profile.synced_ids.update(identity.synced_ids())
-        tdpid = _data_source_filter(parsed)
-        pending, immediate = self._start_providers(parsed, catalog, profile, uuid, coppa, tid, now,
-                                                   tdpid)
+        tdpid = _data_source_filter(parsed, data_sources(catalog))
+        ctx = _Context(parsed, catalog, profile, uuid, coppa, tid, now, tdpid, consent)
+        pending, immediate = self._start_providers(ctx)
         realized = _Realized()
         rule_result = catalog.realize_rule_traits(
             parsed.signals, tdpid, self._settings.regex_budget_ms
@@ -171,10 +203,9 @@ class EventPipeline:
         realized.rule_based.update(rule_result.sids)
         if rule_result.failed:
             errors.append(error(10))
-        self._realize_sid_traits(parsed, catalog, tdpid, realized)
+        self._realize_sid_traits(ctx, realized)
         outcomes = sorted(immediate + (pending.collect() if pending else []), key=lambda o: o.pid)
-        cache_answers = self._apply_provider_answers(outcomes, catalog, profile, parsed, now,
-                                                     tdpid, realized)
+        cache_answers = self._apply_provider_answers(ctx, outcomes, realized)
         live, changes = self._merge(profile, catalog, realized, now)
         changes.cache_answers = cache_answers
         changes.event_id = tid  # unique per event: lets a replayed write be recognised
@@ -192,9 +223,7 @@ class EventPipeline:
             except self._storage_errors:
                 errors.append(error(201))
         fields = self._response_fields(parsed, tid, uuid)
-        fields["stuff"] = (
-            stuff_items(catalog.cookie_destinations, active, now) if _browser(parsed) else []
-        )
+        self._destinations(ctx, event, active, fields)
         if self._settings.expose_traits and parsed.control("d_cts") in ("1", "2"):
             fields["traits"] = realized.traits()
             fields["segments"] = sorted(active)
@@ -208,38 +237,30 @@ class EventPipeline:
         result.log = _log_record(tid, uuid, parsed, realized, active, outcomes, errors)
         return result
 
-    def _start_providers(
-        self,
-        parsed: ParsedRequest,
-        catalog: CompiledCatalog,
-        profile: Profile,
-        uuid: str | None,
-        coppa: bool,
-        tid: str,
-        now: float,
-        tdpid: int | None | bool,
-    ) -> tuple[PendingFanout | None, list[Outcome]]:
+    def _start_providers(self, ctx: "_Context") -> tuple[PendingFanout | None, list[Outcome]]:
         budget = self._settings.rt_budget_ms
-        if not uuid or coppa or budget <= 0:
+        uuid = ctx.uuid
+        if not uuid or ctx.coppa or budget <= 0:
             return None, []
-        gdpr = 1 if parsed.control("gdpr") not in (None, "0") else 0
-        consent = parsed.control("gdpr_consent") if gdpr else None
-        consent_key = consent or ""
+        consent_key = ctx.consent.consent_string or ""
         plans: list[CallPlan] = []
         immediate: list[Outcome] = []
-        for provider in catalog.providers:
+        for provider in ctx.catalog.providers:
             if provider.status != "active":
                 continue
-            if tdpid is not None and tdpid != provider.data_source_id:
+            if ctx.tdpid is not None and ctx.tdpid != provider.data_source_id:
                 immediate.append(Outcome(provider.pid, provider.name, "skipped", detail="tdpid"))
                 continue
-            dpuuid = profile.synced_ids.get(provider.data_source_id)
+            if not vendor_allowed(ctx.consent, provider.iab_vendor_id, self._settings.consent):
+                immediate.append(Outcome(provider.pid, provider.name, "skipped", detail="consent"))
+                continue
+            dpuuid = ctx.profile.synced_ids.get(provider.data_source_id)
             if provider.id_mode == "synced" and not dpuuid:
                 immediate.append(Outcome(provider.pid, provider.name, "skipped", detail="no_sync"))
                 continue
-            cached = profile.provider_cache.get(provider.pid)
+            cached = ctx.profile.provider_cache.get(provider.pid)
             if provider.cache_ttl_seconds > 0 and cached and cached.usable(
-                now, consent_key, dpuuid or ""
+                ctx.now, consent_key, dpuuid or ""
             ):
                 answer = _cached_answer(cached)
                 immediate.append(Outcome(provider.pid, provider.name, "cached", 0.0, answer))
@@ -250,43 +271,30 @@ class EventPipeline:
                 dpuuid=dpuuid,
                 partner_id=self._settings.partner_id,
                 region=self._settings.dcs_region,
-                tid=tid,
-                gdpr=gdpr,
-                gdpr_consent=consent,
-                signals=parsed.signals,
+                tid=ctx.tid,
+                gdpr=ctx.consent.gdpr_flag,
+                gdpr_consent=ctx.consent.consent_string,
+                signals=ctx.parsed.signals,
             )
             plans.append(CallPlan(provider, body))
         if not plans:
             return None, immediate
         return self._fanout.start(plans, budget), immediate
 
-    def _realize_sid_traits(
-        self,
-        parsed: ParsedRequest,
-        catalog: CompiledCatalog,
-        tdpid: int | None | bool,
-        realized: _Realized,
-    ) -> None:
-        for value in parsed.sid_values:
+    def _realize_sid_traits(self, ctx: "_Context", realized: _Realized) -> None:
+        for value in ctx.parsed.sid_values:
             if not value.isdigit():
                 continue
-            trait = catalog.traits.get(int(value))
-            if trait and not trait.rule_based and in_data_source(trait, tdpid):
+            trait = ctx.catalog.traits.get(int(value))
+            if trait and not trait.rule_based and in_data_source(trait, ctx.tdpid):
                 realized.onboarded.add(trait.sid)
 
     def _apply_provider_answers(
-        self,
-        outcomes: list[Outcome],
-        catalog: CompiledCatalog,
-        profile: Profile,
-        parsed: ParsedRequest,
-        now: float,
-        tdpid: int | None | bool,
-        realized: _Realized,
+        self, ctx: "_Context", outcomes: list[Outcome], realized: _Realized
     ) -> dict[int, CachedAnswer]:
+        catalog, profile, now, tdpid = ctx.catalog, ctx.profile, ctx.now, ctx.tdpid
         providers = {p.pid: p for p in catalog.providers}
-        gdpr = parsed.control("gdpr") not in (None, "0")
-        consent_key = (parsed.control("gdpr_consent") or "") if gdpr else ""
+        consent_key = ctx.consent.consent_string or ""
         to_cache: dict[int, CachedAnswer] = {}
         for outcome in outcomes:
             provider = providers.get(outcome.pid)
@@ -351,6 +359,38 @@ class EventPipeline:
             changes.remove_traits.add(sid)
         return live, changes
 
+    def _destinations(
+        self, ctx: _Context, event: EventInput, active: set[int], fields: dict[str, Any]
+    ) -> None:
+        """stuff, dests (d_dst=1) and ibs (d_jsonv != 0): browser platforms only (4.1)."""
+        if not _browser(ctx.parsed):
+            return
+        fields["stuff"] = stuff_items(ctx.catalog.cookie_destinations, active, ctx.now)
+        proto = page_protocol(ctx.parsed.signals)
+        if ctx.parsed.control("d_dst") == "1":
+            fields["dests"] = url_destination_items(
+                ctx.catalog, active, uuid=ctx.uuid or "", synced_ids=ctx.profile.synced_ids,
+                gdpr_flag=ctx.consent.gdpr_flag, consent_string=ctx.consent.consent_string,
+                page_proto=proto, now=ctx.now,
+            )
+        if not ctx.uuid or ctx.coppa or ctx.parsed.control("d_jsonv") == "0":
+            return
+        nsid = ctx.parsed.control("d_nsid") or "0"
+        syncs = sync_items(
+            ctx.catalog,
+            nsid=int(nsid) if nsid.isdigit() else 0,
+            uuid=ctx.uuid,
+            sync_cookie=event.cookies.get(self._settings.cookie_sync_name),
+            vendor_allowed=lambda vendor: vendor_allowed(ctx.consent, vendor,
+                                                         self._settings.consent),
+            gdpr_flag=ctx.consent.gdpr_flag,
+            consent_string=ctx.consent.consent_string,
+            page_proto=proto,
+            now=ctx.now,
+        )
+        if syncs:
+            fields["ibs"] = syncs
+
     def _frozen_paused(self, catalog: CompiledCatalog, profile: Profile) -> set[int]:
         paused = {s.sid for s in catalog.segments if s.status == "paused"}
         return set(profile.segments) & paused
@@ -393,17 +433,17 @@ def data_sources(catalog: CompiledCatalog) -> DataSources:
     return cached[1]
 
 
-def _gdpr_applies(parsed: ParsedRequest) -> bool:
-    """gdpr=1 (any value but 0 counts as 1); gdpr_consent alone is ignored (section 7)."""
-    return parsed.control("gdpr") not in (None, "0")
-
-
-def _data_source_filter(parsed: ParsedRequest) -> int | None | bool:
-    """d_tdpid: an int limits realization to that data source; False matches nothing."""
+def _data_source_filter(parsed: ParsedRequest, sources: DataSources) -> int | None | bool:
+    """d_tdpid / d_tdpid_ic: an int limits realization to that data source; False (an unknown
+    value) matches nothing; None leaves it open."""
     raw = parsed.control("d_tdpid")
-    if raw is None:
-        return None
-    return int(raw) if raw.isdigit() else False
+    if raw is not None:
+        return int(raw) if raw.isdigit() else False
+    code = parsed.control("d_tdpid_ic")
+    if code is not None:
+        info = sources.by_code.get(code)
+        return info.dpid if info else False
+    return None
 
 
 def _browser(parsed: ParsedRequest) -> bool:

@@ -260,6 +260,15 @@ def parse_request(
     return parsed
 
 
+def derived_country(headers: Mapping[str, str]) -> str | None:
+    """The viewer country from CloudFront's header, ``GB`` spelled ``UK`` for AAM parity."""
+    lower = {k.lower(): v for k, v in headers.items()}
+    country = (lower.get("cloudfront-viewer-country") or "").upper()
+    if not country:
+        return None
+    return "UK" if country == "GB" else country
+
+
 def derive_header_signals(
     parsed: ParsedRequest, headers: Mapping[str, str], precise_geo: bool = True
 ) -> None:
@@ -272,9 +281,7 @@ def derive_header_signals(
         "h_referer": lower.get("referer"),
         "h_referrer": lower.get("referer"),
     }
-    country = lower.get("cloudfront-viewer-country")
-    if country:
-        derived["d_country"] = "UK" if country.upper() == "GB" else country.upper()
+    derived["d_country"] = derived_country(headers)
     derived["d_state"] = lower.get("cloudfront-viewer-country-region")
     derived["d_city"] = lower.get("cloudfront-viewer-city")
     derived["d_dma_code"] = lower.get("cloudfront-viewer-metro-code")

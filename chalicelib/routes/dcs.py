@@ -13,7 +13,7 @@ from chalicelib.config import Settings
 from chalicelib.dcs.cookies import UUID_COOKIE_DAYS, parse_cookie_header, set_cookie
 from chalicelib.dcs.errors import error
 from chalicelib.dcs.ids import new_tid
-from chalicelib.dcs.params import ParsedRequest
+from chalicelib.dcs.params import ParsedRequest, derived_country
 from chalicelib.dcs.response import render
 from chalicelib.pipeline import EventInput, EventResult
 from chalicelib.providers.fanout import Outcome
@@ -104,9 +104,12 @@ def event() -> Response:
             )
     parsed = ParsedRequest()
     try:
-        parsed = parse_dcs_request(request)
+        parsed = parse_dcs_request(request, derive_signals=False)
         cookies = parse_cookie_header(request.headers.get("cookie"))
-        result = services.pipeline.handle(EventInput(parsed, cookies))
+        country = derived_country(request.headers)
+        result = services.pipeline.handle(
+            EventInput(parsed, cookies, country, dict(request.headers))
+        )
     except Exception:  # noqa: BLE001 - never a 5xx of ours: error 0 (dcs-protocol.md 4.7)
         logger.exception("unexpected error in /event")
         result = EventResult(
