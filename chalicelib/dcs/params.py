@@ -289,6 +289,9 @@ def derive_header_signals(
         derived["d_postal_code"] = lower.get("cloudfront-viewer-postal-code")
         derived["d_lat"] = lower.get("cloudfront-viewer-latitude")
         derived["d_long"] = lower.get("cloudfront-viewer-longitude")
+    if "h_referer" in parsed.signals:
+        derived["h_referrer"] = None  # the caller's referer stands for both spellings
+        parsed.signals.setdefault("h_referrer", list(parsed.signals["h_referer"]))
     for key, value in derived.items():
         if value and key not in parsed.signals:
             parsed.signals[key] = [value[:MAX_VALUE_CHARS]]

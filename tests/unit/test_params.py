@@ -109,6 +109,6 @@ def test_derived_header_signals_caller_wins() -> None:
         {"Referer": "https://browser.example/", "User-Agent": "UA", "CloudFront-Viewer-Country": "GB"},
     )
     assert parsed.signals["h_referer"] == ["https://caller.example/"]
-    assert parsed.signals["h_referrer"] == ["https://browser.example/"]
+    assert parsed.signals["h_referrer"] == ["https://caller.example/"]  # copied, caller wins
     assert parsed.signals["h_user-agent"] == ["UA"]
     assert parsed.signals["d_country"] == ["UK"]
