@@ -8,9 +8,13 @@ import logging
 
 from chalice import Chalice
 
+from chalicelib.routes.admin import admin
+from chalicelib.routes.admin_ops import admin_ops
 from chalicelib.routes.assets import assets
 from chalicelib.routes.dcs import dcs
 from chalicelib.routes.privacy import privacy
+from chalicelib.routes.s2s import s2s
+from chalicelib.routes.spool import spool
 
 app = Chalice(app_name="rtdcs")
 # The GIF answer goes to browsers that send "Accept: image/*" (API Gateway binary media type).
@@ -20,4 +24,8 @@ logging.getLogger("rtdcs").setLevel(logging.INFO)
 
 app.register_blueprint(dcs)
 app.register_blueprint(assets)
+app.register_blueprint(admin)
+app.register_blueprint(admin_ops)
+app.register_blueprint(s2s)
 app.register_blueprint(privacy)
+app.register_blueprint(spool)

@@ -112,6 +112,7 @@ class EventPipeline:
         wall_clock: Callable[[], float] = time.time,
         storage_errors: tuple[type[BaseException], ...] = (Exception,),
         is_throttle: Callable[[BaseException], bool] = lambda exc: False,
+        record_outcomes: Callable[[list[Outcome]], None] = lambda outcomes: None,
     ) -> None:
         self._settings = settings
         self._catalog = catalog
@@ -120,6 +121,7 @@ class EventPipeline:
         self._now = wall_clock
         self._storage_errors = storage_errors
         self._is_throttle = is_throttle
+        self._record_outcomes = record_outcomes  # provider stats: calls and skips of each event
         self._rate = TokenBucket(settings.rate_max_per_second)
         self._idmap = idmap
 
@@ -205,6 +207,7 @@ class EventPipeline:
             errors.append(error(10))
         self._realize_sid_traits(ctx, realized)
         outcomes = sorted(immediate + (pending.collect() if pending else []), key=lambda o: o.pid)
+        self._record_outcomes(outcomes)
         cache_answers = self._apply_provider_answers(ctx, outcomes, realized)
         live, changes = self._merge(profile, catalog, realized, now)
         changes.cache_answers = cache_answers

@@ -11,22 +11,28 @@ import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from chalicelib import observability
+from chalicelib.admin.auth import AdminTokenSource
 from chalicelib.catalog_cache import CatalogCache
 from chalicelib.config import Settings
 from chalicelib.idsync import IdSync
 from chalicelib.optout import OptOut
 from chalicelib.pipeline import EventPipeline
-from chalicelib.providers.fanout import Fanout, ProviderCaller, make_session
+from chalicelib.providers.engine import build_fanout
+from chalicelib.providers.fanout import ProviderCaller, make_session
+from chalicelib.providers.stats import StatsRegistry
+from chalicelib.spool.queue import QUEUE_URL_ENV, spool_from_env
+from chalicelib.spool.queue import reset_for_tests as reset_spool
 from chalicelib.store.catalog import CatalogRepository
-from chalicelib.store.dynamo import dynamodb_resource, table
+from chalicelib.store.dynamo import dynamodb_resource, table, write_table
 from chalicelib.store.dynamo import reset_for_tests as reset_dynamo
 from chalicelib.store.idmap import IdMapRepository
-from chalicelib.store.profiles import ProfileRepository
+from chalicelib.store.profiles import ProfileRepository, WritePolicy
 
 STORAGE_ERRORS: tuple[type[BaseException], ...] = (ClientError, BotoCoreError)
 _THROTTLE_CODES = frozenset(
@@ -46,6 +52,8 @@ _services_key: Any = None
 _installed: "Services | None" = None
 _executor: ThreadPoolExecutor | None = None
 _caller: ProviderCaller | None = None
+# One per container, so the SSM parameter holding the admin token is read once (lazily).
+_admin_tokens = AdminTokenSource()
 
 
 @dataclass
@@ -57,6 +65,9 @@ class Services:
     pipeline: EventPipeline
     id_sync: IdSync
     opt_out: OptOut
+    idmap: IdMapRepository
+    provider_stats: StatsRegistry = field(default_factory=StatsRegistry)
+    admin_tokens: AdminTokenSource = field(default_factory=lambda: _admin_tokens)
 
 
 def _provider_runtime() -> tuple[ThreadPoolExecutor, ProviderCaller]:
@@ -71,8 +82,16 @@ def build_services(settings: Settings) -> Services:
     executor, caller = _provider_runtime()
     catalog_repository = CatalogRepository(table(settings.catalog_table))
     catalog = CatalogCache(catalog_repository, settings.catalog_refresh_seconds)
-    profiles = ProfileRepository(table(settings.profiles_table))
-    fanout = Fanout(executor, caller, time.monotonic, settings.provider_http_hosts)
+    # Writes: retried inside the event's budget (providers' budget + 350 ms), then spooled.
+    profiles = ProfileRepository(
+        table(settings.profiles_table),
+        write_table=write_table(settings.profiles_table),
+        spool=spool_from_env(),
+        metrics=observability.metrics(),
+        policy=WritePolicy(budget_s=settings.rt_budget_ms / 1000 + 0.35),
+    )
+    # Breakers, QPS windows, secret cache and stats: per container (this Services object).
+    fanout = build_fanout(executor, caller, settings.provider_http_hosts, catalog.get)
     idmap = IdMapRepository(dynamodb_resource(), settings.idmap_table)
     pipeline = EventPipeline(
         settings,
@@ -83,11 +102,13 @@ def build_services(settings: Settings) -> Services:
         time.time,
         storage_errors=STORAGE_ERRORS,
         is_throttle=is_throttle,
+        record_outcomes=fanout.stats.record_all,
     )
     id_sync = IdSync(settings, catalog, profiles, idmap, time.time, STORAGE_ERRORS)
     opt_out = OptOut(settings.cookie_uuid_name, catalog, profiles, idmap, time.time,
                      STORAGE_ERRORS)
-    return Services(settings, catalog, catalog_repository, profiles, pipeline, id_sync, opt_out)
+    return Services(settings, catalog, catalog_repository, profiles, pipeline, id_sync, opt_out,
+                    idmap, provider_stats=fanout.stats)
 
 
 def get_services() -> Services:
@@ -95,7 +116,7 @@ def get_services() -> Services:
     if _installed is not None:
         return _installed
     settings = Settings.from_env()
-    key = (settings, os.environ.get("AWS_ENDPOINT_URL"))
+    key = (settings, os.environ.get("AWS_ENDPOINT_URL"), os.environ.get(QUEUE_URL_ENV))
     with _lock:
         if _services is None or _services_key != key:
             _services = build_services(settings)
@@ -117,3 +138,4 @@ def reset() -> None:
         _services_key = None
         _installed = None
     reset_dynamo()
+    reset_spool()

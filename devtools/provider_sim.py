@@ -6,16 +6,33 @@
 provider's *behaviour*::
 
     {"latency_ms": 40, "jitter_ms": 20,          # sleep latency +- jitter before answering
-     "mode": "ok",                                # ok | error | hang | invalid_json | trickle
+     "mode": "ok",                                # see the modes below
      "segments": ["auto-intender"],               # Segment_IDs answered with Status 1
      "when_signal": {"sports-fan": ["c_section", "sports"]},  # added if signals[key] has value
      "removed": [],                               # Segment_IDs answered with Status 0
-     "ttl_seconds": 600}                          # copied into the answer (null: left out)
+     "ttl_seconds": 600,                          # copied into the answer (null: left out)
+     "status": 500,                               # the status of mode "error" (5xx)
+     "verify": null}                              # or {"type": "hmac", "secret": "s",
+                                                  #  "header": "X-Signature"} | {"type":
+                                                  #  "bearer", "secret": "s"}: 401 unless
+                                                  #  the request is signed with it
 
-Modes: ``ok`` 200 native answer; ``error`` 500; ``invalid_json`` 200 with a broken body;
-``hang`` never answers (waits until the client disconnects, at most 30 s, then closes);
-``trickle`` sends the headers, then one body byte every 100 ms (a slow-loris provider that a
-per-socket read timeout does not catch), 30 s at most.
+Modes (every fault a real provider shows):
+
+* ``ok``: 200 native answer after ``latency_ms``;
+* ``slow``: the same answer, but late: after ``latency_ms``, or 1000 ms when that is 0;
+* ``error``: ``status`` (default 500) with a small JSON error body;
+* ``hang``: never answers (waits until the client disconnects, at most 30 s, then closes);
+* ``trickle``: sends the headers, then one body byte every 100 ms (a slow-loris provider
+  that a per-socket read timeout does not catch), 30 s at most;
+* ``refuse``: resets the connection (RST) as soon as the request arrived, no answer at all;
+* ``invalid_json``: 200 with a broken body;
+* ``wrong_shape``: 200 with valid JSON that is not the contract's shape;
+* ``huge``: 200 with a 10 MB body (streamed; stops when the client goes away).
+
+``verify`` checks the request's signature (HMAC-SHA256 of the raw body, base64, in
+``header``) or bearer token before anything else, like a real provider would; the recorded
+request carries ``"verified": true/false`` (null without ``verify``).
 
 Control API (tests): ``GET /_config`` all behaviours; ``PUT /_config/<name>`` replaces one
 (unknown names are created; missing fields take neutral values); ``GET /_calls`` calls per
@@ -28,12 +45,16 @@ In-process use: ``ProviderSimulator(port=0).start()`` ... ``.stop()`` (``.port``
 from __future__ import annotations
 
 import argparse
+import base64
 import copy
+import hashlib
+import hmac
 import json
 import random
 import select
 import signal
 import socket
+import struct
 import sys
 import threading
 import time
@@ -43,7 +64,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 HOST = "127.0.0.1"
-MODES = ("ok", "error", "hang", "invalid_json", "trickle")
+MODES = ("ok", "slow", "error", "hang", "trickle", "refuse", "invalid_json", "wrong_shape", "huge")
+SLOW_DEFAULT_MS = 1000
+HUGE_BYTES = 10 * 1024 * 1024
 MAX_HANG_S = 30.0
 _POLL_S = 0.05
 _MAX_BODY = 1 << 20
@@ -69,6 +92,8 @@ _NEUTRAL: dict[str, Any] = {
     "when_signal": {},
     "removed": [],
     "ttl_seconds": 600,
+    "status": 500,
+    "verify": None,
 }
 
 
@@ -103,7 +128,33 @@ def normalize_behaviour(raw: Any) -> dict[str, Any]:
     ttl = out["ttl_seconds"]
     if ttl is not None and (not isinstance(ttl, int) or isinstance(ttl, bool) or ttl < 0):
         raise BehaviourError("ttl_seconds must be a non-negative integer or null")
+    status = out["status"]
+    if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599:
+        raise BehaviourError("status must be an HTTP status code")
+    verify = out["verify"]
+    if verify is not None and not (
+        isinstance(verify, dict)
+        and verify.get("type") in ("hmac", "bearer")
+        and isinstance(verify.get("secret"), str)
+        and isinstance(verify.get("header", "X-Signature"), str)
+        and set(verify) <= {"type", "secret", "header"}
+    ):
+        raise BehaviourError('verify must be null or {"type": "hmac"|"bearer", "secret": str}')
     return out
+
+
+def request_verified(verify: dict[str, Any] | None, raw: bytes, headers: Any) -> bool | None:
+    """Whether the request carries the signature / token ``verify`` asks for (None: no check)."""
+    if verify is None:
+        return None
+    secret = verify["secret"].encode("utf-8")
+    if verify["type"] == "bearer":
+        expected = b"Bearer " + secret
+        got = (headers.get("Authorization") or "").encode("utf-8")
+        return hmac.compare_digest(expected, got)
+    mac = base64.b64encode(hmac.new(secret, raw, hashlib.sha256).digest())
+    got = (headers.get(verify.get("header", "X-Signature")) or "").strip().encode("utf-8")
+    return hmac.compare_digest(mac, got)
 
 
 def answer_segments(behaviour: dict[str, Any], request: dict[str, Any]) -> list[dict[str, Any]]:
@@ -141,13 +192,19 @@ class _State:
             self.calls = {name: 0 for name in self.behaviours}
             self.requests = {}
 
-    def record(self, name: str, body: Any, headers: dict[str, str]) -> dict[str, Any] | None:
+    def record(
+        self, name: str, body: Any, headers: dict[str, str], raw: bytes, all_headers: Any
+    ) -> tuple[dict[str, Any] | None, bool | None]:
         with self.lock:
             self.calls[name] = self.calls.get(name, 0) + 1
-            log = self.requests.setdefault(name, deque(maxlen=_KEEP_REQUESTS))
-            log.append({"body": body, "headers": headers, "at": time.time()})
             behaviour = self.behaviours.get(name)
-            return copy.deepcopy(behaviour) if behaviour is not None else None
+            behaviour = copy.deepcopy(behaviour) if behaviour is not None else None
+            verified = (
+                request_verified(behaviour["verify"], raw, all_headers) if behaviour else None
+            )
+            log = self.requests.setdefault(name, deque(maxlen=_KEEP_REQUESTS))
+            log.append({"body": body, "headers": headers, "at": time.time(), "verified": verified})
+            return behaviour, verified
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -155,6 +212,12 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, like a real provider endpoint
     timeout = 60  # idle keep-alive connections end eventually
     server_version = "rtdcs-provider-sim/1"
+
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body go out in two writes: without TCP_NODELAY, Nagle's algorithm holds
+        # the body until the client's delayed ACK (~40 ms) on a reused connection.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     # ---- routing -------------------------------------------------------------------------
 
@@ -207,14 +270,18 @@ class _Handler(BaseHTTPRequestHandler):
     # ---- provider behaviour --------------------------------------------------------------
 
     def _provider_call(self, name: str) -> None:
+        raw = self._read_body()
         try:
-            request = json.loads(self._read_body())
+            request = json.loads(raw)
         except (ValueError, UnicodeDecodeError):
             request = None
         headers = {h: v for h in _RECORDED_HEADERS if (v := self.headers.get(h)) is not None}
-        behaviour = self.server.state.record(name, request, headers)
+        behaviour, verified = self.server.state.record(name, request, headers, raw, self.headers)
         if behaviour is None:
             self._json(404, {"error": f"unknown provider {name}"})
+            return
+        if verified is False:
+            self._json(401, {"error": "bad signature"})
             return
         if not isinstance(request, dict):
             self._json(400, {"error": "request body is not a JSON object"})
@@ -223,16 +290,24 @@ class _Handler(BaseHTTPRequestHandler):
         if mode == "hang":
             self._hang()
             return
-        delay = behaviour["latency_ms"] + random.uniform(
-            -behaviour["jitter_ms"], behaviour["jitter_ms"]
-        )
+        if mode == "refuse":
+            self._reset_connection()
+            return
+        latency = behaviour["latency_ms"]
+        if mode == "slow" and latency == 0:
+            latency = SLOW_DEFAULT_MS
+        delay = latency + random.uniform(-behaviour["jitter_ms"], behaviour["jitter_ms"])
         if self.server.state.stopping.wait(max(0.0, delay) / 1000.0):
             self.close_connection = True
             return
         if mode == "error":
-            self._json(500, {"error": "simulated provider failure"})
+            self._json(behaviour["status"], {"error": "simulated provider failure"})
         elif mode == "invalid_json":
             self._send(200, b'{"Segments": [{"Segment_ID": "1", "Stat', "application/json")
+        elif mode == "wrong_shape":
+            self._json(200, {"segments": {"id": "auto-intender"}, "status": "ok"})
+        elif mode == "huge":
+            self._huge()
         else:
             answer: dict[str, Any] = {"Segments": answer_segments(behaviour, request)}
             if behaviour["ttl_seconds"] is not None:
@@ -265,6 +340,37 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.flush()
         except OSError:
             return  # the client gave up
+
+    def _reset_connection(self) -> None:
+        """Drop the connection with a TCP RST: the client sees "connection reset"."""
+        self.close_connection = True
+        try:
+            self.connection.setsockopt(
+                socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+            )
+            self.connection.close()
+        except OSError:
+            pass
+
+    def _huge(self) -> None:
+        """A 10 MB JSON-looking body, streamed; ends early when the client hangs up."""
+        self.close_connection = True
+        head = b'{"Segments": [], "padding": "'
+        tail = b'"}'
+        filler = HUGE_BYTES - len(head) - len(tail)
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(HUGE_BYTES))
+            self.end_headers()
+            self.wfile.write(head)
+            block = b"x" * 65536
+            while filler > 0 and not self.server.state.stopping.is_set():
+                self.wfile.write(block[: min(filler, len(block))])
+                filler -= len(block)
+            self.wfile.write(tail)
+        except OSError:
+            return  # the client stopped reading, as it should
 
     def _client_gone(self, wait_s: float) -> bool:
         try:
@@ -311,6 +417,12 @@ class _Server(ThreadingHTTPServer):
         self.state = state
         self.verbose = verbose
         super().__init__((HOST, port), _Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hangs up (rtdcs abandoning a call at its deadline) is routine here.
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
 
 
 class ProviderSimulator:

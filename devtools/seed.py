@@ -1,12 +1,24 @@
-"""Seed the demo catalog (``devtools/demo_catalog.json``) into the catalog table.
+"""Seed the demo catalog (``devtools/demo_catalog.json``).
 
-Writes through the application's own store layer (``CatalogRepository``), so the seeded
-items have exactly the shape the event path reads. Provider URLs carry the placeholder
-``{sim}``, replaced by the provider simulator's base URL.
+Two ways, same result:
 
-    python -m devtools.seed --sim-url http://127.0.0.1:8081
+* through the admin API (what the local stack does once ``chalice local`` is up):
+  ``seed_via_api(dcs_url, token, sim_url)`` POSTs every object in file order, each with its
+  id from the file (an explicit id is accepted on create when it is above every id of that
+  kind so far, which holds on a fresh stack), checks that the server kept that id, then waits
+  until the event path serves the new catalog version;
 
-uses ``RTDCS_CATALOG_TABLE`` (or ``--table``) and ``AWS_ENDPOINT_URL`` (or ``--endpoint-url``).
+      python -m devtools.seed --api http://127.0.0.1:8000 --token $RTDCS_ADMIN_TOKEN \
+          --sim-url http://127.0.0.1:8081
+
+* through the store layer (route-test fixtures): ``seed(table, sim_url)``, one version bump;
+
+      python -m devtools.seed --sim-url http://127.0.0.1:8081
+
+  uses ``RTDCS_CATALOG_TABLE`` (or ``--table``) and ``AWS_ENDPOINT_URL`` (or
+  ``--endpoint-url``).
+
+Provider URLs carry the placeholder ``{sim}``, replaced by the provider simulator's base URL.
 """
 
 from __future__ import annotations
@@ -15,8 +27,11 @@ import argparse
 import json
 import os
 import sys
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from chalicelib.store.catalog import CatalogRepository
 
@@ -62,6 +77,87 @@ def seed(table: Any, sim_url: str, catalog_path: Path | str = DEMO_CATALOG) -> N
     repo.bump_version()
 
 
+class SeedError(RuntimeError):
+    """The admin API refused an object, or gave it another id than the file's."""
+
+
+# Catalog kind -> admin API collection ({destinationId} from the object, for mappings).
+COLLECTIONS = {
+    "datasource": "/v1/datasources",
+    "trait": "/v1/traits",
+    "segment": "/v1/segments",
+    "provider": "/v1/providers",
+    "destination": "/v1/destinations",
+    "mapping": "/v1/destinations/{destinationId}/mappings",
+}
+
+
+def _api_call(
+    base_url: str, token: str, method: str, path: str, body: Any = None, timeout_s: float = 10.0
+) -> tuple[int, Any]:
+    """One admin API call on loopback (no proxy); (status, decoded JSON or None)."""
+    data = None if body is None else json.dumps(body).encode("utf-8")
+    request = urllib.request.Request(
+        base_url.rstrip("/") + path,
+        data=data,
+        method=method,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(request, timeout=timeout_s) as resp:
+            status, raw = int(resp.status), resp.read()
+    except urllib.error.HTTPError as exc:
+        status, raw = int(exc.code), exc.read()
+    try:
+        return status, json.loads(raw) if raw else None
+    except ValueError:
+        return status, raw.decode("utf-8", "replace")
+
+
+def seed_via_api(
+    dcs_url: str,
+    token: str,
+    sim_url: str,
+    catalog_path: Path | str = DEMO_CATALOG,
+    wait_s: float = 30.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """Create every catalog object through the admin API, keeping the file's ids; then wait
+    (at most ``wait_s``) until ``/event`` serves the resulting version. Returns that version."""
+    catalog = load_catalog(sim_url, catalog_path)
+    for kind, id_field in ID_FIELDS.items():
+        for obj in catalog.get(kind, []):
+            body = dict(obj)
+            path = COLLECTIONS[kind]
+            if kind == "mapping":
+                path = path.replace("{destinationId}", str(body.pop("destinationId")))
+            status, answer = _api_call(dcs_url, token, "POST", path, body)
+            if status != 201:
+                raise SeedError(f"POST {path} {obj.get(id_field)}: {status} {answer}")
+            if answer.get(id_field) != obj[id_field]:
+                raise SeedError(
+                    f"{kind} {obj[id_field]} was created as {answer.get(id_field)}: the "
+                    "catalog was not empty"
+                )
+    return wait_until_served(dcs_url, token, wait_s, sleep)
+
+
+def wait_until_served(
+    dcs_url: str, token: str, wait_s: float = 30.0, sleep: Callable[[float], None] = time.sleep
+) -> int:
+    """Poll ``GET /v1/catalog/version`` until the served version is the stored one."""
+    deadline = time.monotonic() + wait_s
+    answer: Any = None
+    while True:
+        status, answer = _api_call(dcs_url, token, "GET", "/v1/catalog/version")
+        if status == 200 and answer["version"] == answer["storedVersion"]:
+            return int(answer["version"])
+        if time.monotonic() >= deadline:
+            raise SeedError(f"the event path did not pick up the catalog in {wait_s} s: {answer}")
+        sleep(0.2)
+
+
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m devtools.seed", description=__doc__.split("\n")[0]
@@ -78,11 +174,24 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="DynamoDB endpoint, e.g. a moto server (default: $AWS_ENDPOINT_URL)",
     )
     parser.add_argument("--catalog", default=str(DEMO_CATALOG), help="catalog JSON file")
+    parser.add_argument("--api", help="seed through the admin API at this base URL instead")
+    parser.add_argument(
+        "--token",
+        default=os.environ.get("RTDCS_ADMIN_TOKEN"),
+        help="admin token for --api (default: $RTDCS_ADMIN_TOKEN)",
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
+    if args.api:
+        if not args.token:
+            print("no admin token: set RTDCS_ADMIN_TOKEN or pass --token", file=sys.stderr)
+            return 2
+        version = seed_via_api(args.api, args.token, args.sim_url, args.catalog)
+        print(f"seeded {args.catalog} through {args.api} (catalog version {version})")
+        return 0
     if not args.table:
         print("no catalog table: set RTDCS_CATALOG_TABLE or pass --table", file=sys.stderr)
         return 2

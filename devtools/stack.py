@@ -1,4 +1,7 @@
-"""The local stack: moto server + data stack + provider simulator + seed + ``chalice local``.
+"""The local stack: moto server + data stack + provider simulator + ``chalice local`` + seed.
+
+The demo catalog is seeded through the admin API once ``chalice local`` answers (with the
+file's ids, on the fresh catalog), and ``start()`` returns only when the event path serves it.
 
     python -m devtools.stack        # what ``make run`` runs; Ctrl-C stops everything
 
@@ -200,9 +203,9 @@ class LocalStack:
             self._start_moto()
             self.tables = self._create_tables()
             self._start_simulator()
-            self._seed()
             self.env = self._app_env()
             self._start_dcs()
+            self._seed()
         except BaseException as exc:
             if not isinstance(exc, KeyboardInterrupt) and not self._abort.is_set():
                 self._report_failure()
@@ -299,10 +302,12 @@ class LocalStack:
         self._wait_http("sim", f"{self.sim_url}/_health", lambda s: s == 200)
 
     def _seed(self) -> None:
-        from devtools.seed import seed
+        from devtools.seed import seed_via_api
 
-        seed(self.dynamodb().Table(self.tables["catalog"]), self.sim_url)
-        self._say("demo catalog seeded")
+        version = seed_via_api(
+            self.dcs_url, self.admin_token, self.sim_url, wait_s=self.startup_timeout_s
+        )
+        self._say(f"demo catalog seeded through the admin API (version {version})")
 
     def _start_dcs(self) -> None:
         if not (REPO_ROOT / "app.py").exists():

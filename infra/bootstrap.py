@@ -1,7 +1,8 @@
 """Deploy the data stack (``infra/data-stack.yaml``) through CloudFormation.
 
-Used by the local stack and the tests against moto, and usable against AWS. Clients are
-passed in, so the caller decides the endpoint (moto server, ``moto.mock_aws`` or AWS).
+Used by the local stack and the tests against moto, and by ``python -m infra deploy``
+against AWS. Clients are passed in, so the caller decides the endpoint (moto server,
+``moto.mock_aws`` or AWS).
 
 moto's CloudFormation creates the tables but ignores ``TimeToLiveSpecification``, so after
 the stack is up TTL is switched on explicitly for the tables that need it (a no-op in AWS,
@@ -16,11 +17,23 @@ from typing import Any
 
 TEMPLATE_PATH = Path(__file__).with_name("data-stack.yaml")
 
-# Stack output -> key of the returned dict.
+# Stack output -> key of the returned dict (the first three are required).
 _OUTPUTS = {
     "ProfilesTableName": "profiles",
     "IdMapTableName": "idmap",
     "CatalogTableName": "catalog",
+}
+_OPTIONAL_OUTPUTS = {
+    "SpoolQueueUrl": "spool_queue_url",
+    "SpoolQueueName": "spool_queue_name",
+    "SpoolDeadLetterQueueUrl": "spool_dlq_url",
+    "S2SQueueUrl": "s2s_queue_url",
+    "S2SQueueName": "s2s_queue_name",
+    "S2SDeadLetterQueueUrl": "s2s_dlq_url",
+    "AdminTokenParameterName": "admin_token_parameter",
+    "SecretsParameterPath": "secrets_path",
+    "AlarmTopicArn": "alarm_topic_arn",
+    "DashboardName": "dashboard",
 }
 # Tables whose items expire through DynamoDB TTL, and the attribute holding the epoch seconds.
 _TTL_TABLES = ("profiles", "idmap")
@@ -30,9 +43,18 @@ _SETTINGS_ENV = {
     "profiles": "RTDCS_PROFILES_TABLE",
     "idmap": "RTDCS_IDMAP_TABLE",
     "catalog": "RTDCS_CATALOG_TABLE",
+    "spool_queue_url": "RTDCS_SPOOL_QUEUE_URL",
+    "spool_queue_name": "RTDCS_SPOOL_QUEUE_NAME",
+    "spool_dlq_url": "RTDCS_SPOOL_DLQ_URL",
+    "s2s_queue_url": "RTDCS_S2S_QUEUE_URL",
+    "s2s_queue_name": "RTDCS_S2S_QUEUE_NAME",
+    "s2s_dlq_url": "RTDCS_S2S_DLQ_URL",
 }
+# Only for a deployed stage (``python -m infra deploy``): locally the admin token comes from
+# RTDCS_ADMIN_TOKEN, and CloudFormation (hence moto) cannot create the SecureString.
+_DEPLOYED_ENV = {"admin_token_parameter": "RTDCS_ADMIN_TOKEN_PARAMETER"}
 
-_DONE = "CREATE_COMPLETE"
+_DONE = {"CREATE_COMPLETE", "UPDATE_COMPLETE"}
 _FAILED = {
     "CREATE_FAILED",
     "ROLLBACK_IN_PROGRESS",
@@ -41,6 +63,10 @@ _FAILED = {
     "DELETE_IN_PROGRESS",
     "DELETE_FAILED",
     "DELETE_COMPLETE",
+    "UPDATE_ROLLBACK_IN_PROGRESS",
+    "UPDATE_ROLLBACK_FAILED",
+    "UPDATE_ROLLBACK_COMPLETE",
+    "UPDATE_FAILED",
 }
 
 
@@ -60,9 +86,10 @@ def create_data_stack(
     timeout_s: float = 600.0,
     poll_s: float = 0.2,
 ) -> dict[str, str]:
-    """Create the data stack (or reuse it if it already exists) and return its table names.
+    """Create the data stack (or reuse it if it already exists) and return its outputs.
 
-    Returns ``{"profiles": ..., "idmap": ..., "catalog": ...}`` read from the stack outputs.
+    Returns ``{"profiles": ..., "idmap": ..., "catalog": ..., "spool_queue_url": ...,
+    "s2s_queue_url": ..., ...}`` read from the stack outputs (see ``_OPTIONAL_OUTPUTS``).
     """
     try:
         cfn_client.create_stack(
@@ -80,9 +107,53 @@ def create_data_stack(
     return tables
 
 
-def settings_env(tables: dict[str, str]) -> dict[str, str]:
-    """The environment variables that point the application at ``tables``."""
-    return {env: tables[key] for key, env in _SETTINGS_ENV.items()}
+def settings_env(tables: dict[str, str], deployed: bool = False) -> dict[str, str]:
+    """The environment variables that point the application at the stack's resources
+    (tables, queues; with ``deployed`` also the admin token parameter)."""
+    names = {**_SETTINGS_ENV, **(_DEPLOYED_ENV if deployed else {})}
+    return {env: tables[key] for key, env in names.items() if key in tables}
+
+
+def update_data_stack(
+    cfn_client: Any,
+    ddb_client: Any,
+    stack_name: str,
+    stage: str,
+    parameters: dict[str, str] | None = None,
+    timeout_s: float = 1800.0,
+    poll_s: float = 5.0,
+) -> dict[str, str]:
+    """Create the stack, or update it to the current template; return its outputs."""
+    params = [{"ParameterKey": "Stage", "ParameterValue": stage}] + [
+        {"ParameterKey": k, "ParameterValue": v} for k, v in (parameters or {}).items()
+    ]
+    try:
+        cfn_client.describe_stacks(StackName=stack_name)
+        exists = True
+    except cfn_client.exceptions.ClientError as exc:
+        if "does not exist" not in str(exc):
+            raise
+        exists = False
+    if exists:
+        try:
+            cfn_client.update_stack(
+                StackName=stack_name, TemplateBody=template_body(), Parameters=params,
+                Tags=[{"Key": "app", "Value": "rtdcs"}],
+            )
+        except cfn_client.exceptions.ClientError as exc:
+            if "No updates are to be performed" not in str(exc):
+                raise
+    else:
+        cfn_client.create_stack(
+            StackName=stack_name, TemplateBody=template_body(), Parameters=params,
+            Tags=[{"Key": "app", "Value": "rtdcs"}],
+            EnableTerminationProtection=stage == "prod",
+        )
+    stack = _wait_created(cfn_client, stack_name, timeout_s, poll_s)
+    outputs = _tables_from_outputs(stack)
+    for key in _TTL_TABLES:
+        _ensure_ttl(ddb_client, outputs[key])
+    return outputs
 
 
 def _wait_created(cfn_client: Any, stack_name: str, timeout_s: float, poll_s: float) -> Any:
@@ -90,7 +161,7 @@ def _wait_created(cfn_client: Any, stack_name: str, timeout_s: float, poll_s: fl
     while True:
         stack = cfn_client.describe_stacks(StackName=stack_name)["Stacks"][0]
         status = stack["StackStatus"]
-        if status == _DONE:
+        if status in _DONE:
             return stack
         if status in _FAILED:
             raise StackError(
@@ -119,7 +190,9 @@ def _tables_from_outputs(stack: Any) -> dict[str, str]:
     missing = [key for key in _OUTPUTS if key not in outputs]
     if missing:
         raise StackError(f"stack outputs missing: {', '.join(missing)}")
-    return {name: outputs[key] for key, name in _OUTPUTS.items()}
+    found = {name: outputs[key] for key, name in _OUTPUTS.items()}
+    found.update({name: outputs[key] for key, name in _OPTIONAL_OUTPUTS.items() if key in outputs})
+    return found
 
 
 def _ensure_ttl(ddb_client: Any, table_name: str) -> None:

@@ -56,6 +56,11 @@ def format_sync_cookie(entries: Sequence[SyncEntry]) -> str:
     return "|".join(f"{e.dpid}-1-{e.ms}" for e in entries[:SYNC_COOKIE_MAX_ENTRIES])
 
 
+def updated_sync_cookie(value: str | None, dpid: int, now: float) -> str:
+    """The sync cookie after an honoured ``/ibs`` sync of ``dpid`` at ``now`` (epoch s)."""
+    return format_sync_cookie(add_sync_entry(parse_sync_cookie(value), dpid, int(now * 1000)))
+
+
 def sync_url(
     partner: SyncPartner,
     *,

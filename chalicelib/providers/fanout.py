@@ -1,17 +1,28 @@
-"""Parallel provider calls with a true wall-clock deadline.
+"""Parallel provider calls with a true wall-clock deadline, breaker, QPS cap, signing, stats.
 
 ``requests`` timeouts bound each socket operation, not the whole exchange, so a provider
-that trickles bytes would never trip them. Two bounds hold here instead:
+that trickles bytes would never trip them. Three bounds hold here instead:
 
-* each call streams its body and checks the clock after every chunk (and caps the size);
-* the event waits on the futures for the remaining budget only, then abandons the rest.
+* connect + send + response headers are bounded together (``urllib3.Timeout(total=...)``);
+* the body is streamed with ``read1``; before every read the socket timeout is set to the
+  time left, and the clock is checked after it; the size is capped (64 KiB) as it arrives;
+* the event waits on the futures for its remaining budget only, then abandons the rest.
 
-Threads and the HTTP connection pool live for the container and are reused; the pool is
-larger than the executor so abandoned calls cannot starve the next event.
+So every worker thread ends within a few ms of its call's deadline, and with it the pooled
+connection it holds: an abandoned call cannot hold a thread or a pool slot past its deadline
+(DNS resolution is the one step no timeout covers). Threads and the HTTP connection pool live
+for the container and are reused; the pool never blocks (``pool_block=False``): if every
+pooled connection to a host is busy, an extra one is opened and dropped after use.
+
+Each call is *settled* exactly once, by whichever comes first: its worker (with the
+provider's result) or ``collect`` at the event's deadline (a ``timeout``). Settling feeds the
+stats and the breaker, so both are complete when ``collect`` returns.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -20,18 +31,28 @@ from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3 import Timeout
 from urllib3 import exceptions as urllib3_exceptions
 
+from chalicelib.providers.auth import auth_headers
+from chalicelib.providers.breaker import BreakerBoard, Permit
+from chalicelib.providers.extras import NO_EXTRAS, ProviderExtras
 from chalicelib.providers.messages import (
     MAX_BODY_BYTES,
     ContractError,
     ProviderAnswer,
     parse_answer,
 )
+from chalicelib.providers.qps import QpsLimiter
+from chalicelib.providers.secrets import SecretResolver, SecretUnavailable
+from chalicelib.providers.stats import StatsRegistry
 from chalicelib.rules.catalog import ProviderDef
 
 Clock = Callable[[], float]
-_CHUNK = 4096
+ExtrasFor = Callable[[ProviderDef], ProviderExtras]
+_CHUNK = 16384
+# Failures that say nothing about the provider (our configuration): not fed to the breaker.
+_NOT_PROVIDER_FAULTS = frozenset({"secret", "auth_config"})
 
 
 @dataclass(frozen=True)
@@ -49,16 +70,23 @@ class Outcome:
     kind: str  # answered | empty | cached | timeout | error | skipped
     latency_ms: float = 0.0
     answer: ProviderAnswer | None = None
-    detail: str = ""  # error kind or skip reason
+    detail: str = ""  # error kind, timeout cause or skip reason
+    counted: bool = False  # already in the stats (StatsRegistry.record ignores it)
 
 
 class _DeadlineExceeded(Exception):
     pass
 
 
-def make_session(pool_size: int = 64) -> requests.Session:
+def make_session(pool_size: int = 64, hosts: int = 64) -> requests.Session:
+    """One pooled session per container: ``hosts`` host pools of ``pool_size`` connections."""
     session = requests.Session()
-    adapter = HTTPAdapter(pool_connections=16, pool_maxsize=pool_size, max_retries=0)
+    # Providers are called directly: no proxy or .netrc lookups from the environment (they
+    # also cost time on every request).
+    session.trust_env = False
+    adapter = HTTPAdapter(
+        pool_connections=hosts, pool_maxsize=pool_size, max_retries=0, pool_block=False
+    )
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
@@ -71,7 +99,9 @@ class ProviderCaller:
         self._session = session
         self._clock = clock
 
-    def call(self, plan: CallPlan, deadline: float) -> ProviderAnswer:
+    def call(
+        self, plan: CallPlan, deadline: float, extra_headers: dict[str, str] | None = None
+    ) -> ProviderAnswer:
         remaining = deadline - self._clock()
         if remaining <= 0:
             raise _DeadlineExceeded()
@@ -79,12 +109,16 @@ class ProviderCaller:
             "Content-Type": "application/json",
             "X-Request-Deadline-Ms": str(int(remaining * 1000)),
         }
+        if extra_headers:
+            headers.update(extra_headers)
         try:
             response = self._session.post(
                 plan.provider.url,
                 data=plan.body,
                 headers=headers,
-                timeout=(remaining, remaining),
+                # total: connect + send + headers share one bound (the read timeout left
+                # after connecting is what remains of it).
+                timeout=Timeout(total=remaining),  # type: ignore[arg-type]  # requests takes it
                 stream=True,
                 allow_redirects=False,
             )
@@ -93,26 +127,71 @@ class ProviderCaller:
         try:
             body = self._read_body(response, deadline)
         finally:
-            response.close()
+            response.close()  # an unread body closes the connection and frees its pool slot
         return parse_answer(response.status_code, body, plan.provider.segments_path)
 
     def _read_body(self, response: requests.Response, deadline: float) -> bytes:
+        if response.status_code not in (200, 204):
+            return b""  # parse_answer rejects the status; the body is not needed
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+            raise ContractError("body_too_large", f"Content-Length {declared}")
         chunks: list[bytes] = []
         size = 0
         raw = response.raw
+        sock = getattr(raw.connection, "sock", None)
         try:
-            # read1 returns what has arrived; read(n) / iter_content would block until n bytes
-            # came in, so a provider trickling bytes could outlive the deadline.
-            while chunk := raw.read1(_CHUNK, decode_content=True):
+            while True:
+                remaining = deadline - self._clock()
+                if remaining <= 0:
+                    raise _DeadlineExceeded()
+                if sock is not None:
+                    sock.settimeout(remaining)  # one read can never outlast the deadline
+                # read1 returns what has arrived; read(n) / iter_content would block until n
+                # bytes came in, so a provider trickling bytes could outlive the deadline.
+                chunk = raw.read1(_CHUNK, decode_content=True)
+                if not chunk:
+                    break
                 size += len(chunk)
                 if size > MAX_BODY_BYTES:
                     raise ContractError("body_too_large", f"over {MAX_BODY_BYTES} bytes")
                 chunks.append(chunk)
-                if self._clock() >= deadline:
-                    raise _DeadlineExceeded()
-        except (requests.Timeout, urllib3_exceptions.TimeoutError) as exc:
+        except (requests.Timeout, urllib3_exceptions.TimeoutError, TimeoutError) as exc:
             raise _DeadlineExceeded() from exc
+        if self._clock() > deadline:
+            raise _DeadlineExceeded()
         return b"".join(chunks)
+
+
+class _Call:
+    """One provider call of one event, settled exactly once (see the module docstring)."""
+
+    def __init__(
+        self,
+        plan: CallPlan,
+        extras: ProviderExtras,
+        deadline: float,
+        started: float,
+        trial: bool,
+        budget_bound: bool,
+        on_settle: Callable[["_Call", Outcome], None],
+    ) -> None:
+        self.plan = plan
+        self.budget_bound = budget_bound  # the event's budget ends it before its own timeout
+        self.extras = extras
+        self.deadline = deadline
+        self.started = started
+        self.trial = trial
+        self._on_settle = on_settle
+        self._lock = threading.Lock()
+        self._settled: Outcome | None = None
+
+    def settle(self, outcome: Outcome) -> Outcome:
+        with self._lock:
+            if self._settled is None:
+                self._on_settle(self, outcome)
+                self._settled = dataclasses.replace(outcome, counted=True)
+            return self._settled
 
 
 @dataclass
@@ -122,25 +201,26 @@ class PendingFanout:
     started: float
     deadline: float
     clock: Clock
-    futures: dict[int, Future[Outcome]] = field(default_factory=dict)
-    names: dict[int, str] = field(default_factory=dict)
+    calls: dict[int, tuple[_Call, Future[Outcome]]] = field(default_factory=dict)
     immediate: list[Outcome] = field(default_factory=list)
 
     def collect(self) -> list[Outcome]:
-        pending = set(self.futures.values())
+        pending = {future for _, future in self.calls.values()}
         while pending:
             remaining = self.deadline - self.clock()
             if remaining <= 0:
                 break
-            done, pending = wait(pending, timeout=remaining, return_when=FIRST_COMPLETED)
+            _, pending = wait(pending, timeout=remaining, return_when=FIRST_COMPLETED)
         outcomes = list(self.immediate)
-        for pid, future in self.futures.items():
-            if future.done():
+        for pid, (call, future) in self.calls.items():
+            if future.done() and not future.cancelled():
                 outcomes.append(future.result())
-            else:
-                future.cancel()
-                elapsed = (self.clock() - self.started) * 1000
-                outcomes.append(Outcome(pid, self.names[pid], "timeout", elapsed, None, "budget"))
+                continue
+            never_ran = future.cancel()
+            elapsed = (self.clock() - self.started) * 1000
+            cut = Outcome(pid, call.plan.provider.name, "timeout", elapsed, None,
+                          "queued" if never_ran else "budget")
+            outcomes.append(call.settle(cut))  # the worker's result if it settled first
         return sorted(outcomes, key=lambda o: o.pid)
 
 
@@ -151,63 +231,132 @@ class Fanout:
         caller: ProviderCaller,
         clock: Clock = time.monotonic,
         http_hosts: Sequence[str] = (),
+        *,
+        stats: StatsRegistry | None = None,
+        breakers: BreakerBoard | None = None,
+        limiter: QpsLimiter | None = None,
+        extras: ExtrasFor | None = None,
+        secrets: SecretResolver | None = None,
     ) -> None:
         self._executor = executor
         self._caller = caller
         self._clock = clock
         self._http_hosts = frozenset(http_hosts)
+        self.breakers = breakers or BreakerBoard(clock=clock)
+        self.stats = stats or StatsRegistry()
+        self.stats.attach_breakers(self.breakers.snapshot)
+        self._limiter = limiter or QpsLimiter(clock)
+        self._extras: ExtrasFor = extras or (lambda provider: NO_EXTRAS)
+        self._secrets = secrets or SecretResolver()
 
     def start(self, plans: Sequence[CallPlan], budget_ms: int) -> PendingFanout:
+        # Looked up before the budget starts: a new catalog version prepares its secrets here.
+        all_extras = [self._extras(plan.provider) for plan in plans]
         started = self._clock()
         pending = PendingFanout(started, started + budget_ms / 1000, self._clock)
-        for plan in plans:
+        admitted: list[_Call] = []
+        for plan, extras in zip(plans, all_extras, strict=True):
             provider = plan.provider
-            if not self._url_allowed(provider.url):
-                pending.immediate.append(
-                    Outcome(provider.pid, provider.name, "skipped", 0.0, None, "insecure_url")
-                )
+            refused = self._refusal(provider)
+            if refused is not None:
+                pending.immediate.append(refused)
                 continue
-            deadline = min(started + provider.timeout_ms / 1000, pending.deadline)
-            pending.names[provider.pid] = provider.name
-            pending.futures[provider.pid] = self._executor.submit(
-                self._run, plan, deadline, started
-            )
+            if extras.problem is not None:
+                pending.immediate.append(self._immediate(provider, "error", "auth_config"))
+                continue
+            breaker = self.breakers.get(provider.pid)
+            permit = breaker.acquire()
+            if permit is Permit.DENY:
+                pending.immediate.append(self._immediate(provider, "skipped", "breaker"))
+                continue
+            if not self._limiter.try_acquire(provider.pid, extras.max_qps):
+                if permit is Permit.TRIAL:
+                    breaker.release_trial()
+                pending.immediate.append(self._immediate(provider, "skipped", "qps"))
+                continue
+            own_deadline = started + provider.timeout_ms / 1000
+            deadline = min(own_deadline, pending.deadline)
+            admitted.append(_Call(plan, extras, deadline, started, permit is Permit.TRIAL,
+                                  pending.deadline < own_deadline, self._settled))
+        # Slowest first: the calls share the GIL while they build and send their requests, so
+        # the provider expected to answer last gets its request out first (unknown: first).
+        admitted.sort(key=self._expected_ms, reverse=True)
+        for call in admitted:
+            pid = call.plan.provider.pid
+            pending.calls[pid] = (call, self._executor.submit(self._run, call))
         return pending
 
-    def _url_allowed(self, url: str) -> bool:
-        parts = urlsplit(url)
-        if parts.scheme == "https":
-            return True
-        return parts.scheme == "http" and (parts.hostname or "") in self._http_hosts
+    def _expected_ms(self, call: _Call) -> float:
+        expected = self.stats.expected_latency_ms(call.plan.provider.pid)
+        return float("inf") if expected is None else expected
 
-    def _run(self, plan: CallPlan, deadline: float, started: float) -> Outcome:
-        provider = plan.provider
+    def _refusal(self, provider: ProviderDef) -> Outcome | None:
+        parts = urlsplit(provider.url)
+        if parts.scheme == "https" or (
+            parts.scheme == "http" and (parts.hostname or "") in self._http_hosts
+        ):
+            return None
+        return self._immediate(provider, "skipped", "insecure_url")
+
+    def _immediate(self, provider: ProviderDef, kind: str, detail: str) -> Outcome:
+        outcome = Outcome(provider.pid, provider.name, kind, 0.0, None, detail)
+        self.stats.record_counted(outcome)
+        return dataclasses.replace(outcome, counted=True)
+
+    def _settled(self, call: _Call, outcome: Outcome) -> None:
+        self.stats.record_counted(outcome)
+        if outcome.kind in ("answered", "empty"):
+            self.breakers.get(outcome.pid).record(True, call.trial)
+        elif outcome.detail not in _NOT_PROVIDER_FAULTS:
+            self.breakers.get(outcome.pid).record(False, call.trial)
+        elif call.trial:
+            self.breakers.get(outcome.pid).release_trial()
+
+    def _run(self, call: _Call) -> Outcome:
         try:
-            answer = self._caller.call(plan, deadline)
-        except _DeadlineExceeded:
-            return self._outcome(provider, "timeout", started, detail="timeout")
-        except ContractError as exc:
-            return self._outcome(provider, "error", started, detail=exc.kind)
-        except requests.RequestException as exc:
-            return self._outcome(provider, "error", started, detail=_request_error_kind(exc))
-        except urllib3_exceptions.HTTPError:  # raised while streaming the body
-            return self._outcome(provider, "error", started, detail="connection")
+            outcome = self._exchange(call)
         except Exception:  # noqa: BLE001 - a provider must never fail the event
-            return self._outcome(provider, "error", started, detail="internal")
-        if self._clock() > deadline:
-            return self._outcome(provider, "timeout", started, detail="timeout")
-        kind = "answered" if answer.realize or answer.remove else "empty"
-        return self._outcome(provider, kind, started, answer=answer)
+            outcome = self._result(call, "error", detail="internal")
+        return call.settle(outcome)
 
-    def _outcome(
+    def _exchange(self, call: _Call) -> Outcome:
+        if self._clock() >= call.deadline:
+            return self._result(call, "timeout", detail="queued")
+        auth = call.extras.auth
+        headers = None
+        if auth is not None:
+            try:
+                secret = self._secrets.resolve(auth.secret_ref)
+            except SecretUnavailable:
+                return self._result(call, "error", detail="secret")
+            headers = auth_headers(auth, secret, call.plan.body)
+        try:
+            answer = self._caller.call(call.plan, call.deadline, headers)
+        except _DeadlineExceeded:
+            return self._timeout(call)
+        except ContractError as exc:
+            return self._result(call, "error", detail=exc.kind)
+        except requests.RequestException as exc:
+            return self._result(call, "error", detail=_request_error_kind(exc))
+        except (urllib3_exceptions.HTTPError, OSError):  # raised while streaming the body
+            return self._result(call, "error", detail="connection")
+        if self._clock() > call.deadline:
+            return self._timeout(call)
+        kind = "answered" if answer.realize or answer.remove else "empty"
+        return self._result(call, kind, answer=answer)
+
+    def _timeout(self, call: _Call) -> Outcome:
+        return self._result(call, "timeout", detail="budget" if call.budget_bound else "timeout")
+
+    def _result(
         self,
-        provider: ProviderDef,
+        call: _Call,
         kind: str,
-        started: float,
         answer: ProviderAnswer | None = None,
         detail: str = "",
     ) -> Outcome:
-        latency = (self._clock() - started) * 1000
+        provider = call.plan.provider
+        latency = (self._clock() - call.started) * 1000
         return Outcome(provider.pid, provider.name, kind, latency, answer, detail)
 
 

@@ -86,18 +86,31 @@ def parse_answer(status: int, body: bytes, segments_path: str | None) -> Provide
             found = [found]
         ids = tuple(str(v) for v in _flatten(found) if isinstance(v, (str, int)))
         return ProviderAnswer(ids, (), None)
-    if not isinstance(document, dict) or not isinstance(document.get("Segments", []), list):
+    if not isinstance(document, dict) or not isinstance(document.get("Segments"), list):
         raise ContractError("wrong_shape", "expected an object with a Segments list")
     realize: list[str] = []
     remove: list[str] = []
-    for entry in document.get("Segments", []):
-        if not isinstance(entry, dict) or "Segment_ID" not in entry:
-            raise ContractError("wrong_shape", "each segment needs Segment_ID")
+    for entry in document["Segments"]:
+        if not isinstance(entry, dict) or not _is_id(entry.get("Segment_ID")):
+            raise ContractError("wrong_shape", "each segment needs a string Segment_ID")
         segment_id = str(entry["Segment_ID"])
-        (remove if entry.get("Status", 1) in (0, "0") else realize).append(segment_id)
+        status = entry.get("Status", 1)
+        if status in (0, "0") and not isinstance(status, bool):
+            remove.append(segment_id)
+        elif status in (1, "1") and not isinstance(status, bool):
+            realize.append(segment_id)
+        # any other Status is not in the contract: that entry is ignored
     ttl = document.get("ttl_seconds")
-    ttl_seconds = int(ttl) if isinstance(ttl, (int, float)) and ttl >= 0 else None
+    ttl_seconds = (
+        int(ttl) if isinstance(ttl, (int, float)) and not isinstance(ttl, bool) and ttl >= 0
+        else None
+    )
     return ProviderAnswer(tuple(realize), tuple(remove), ttl_seconds)
+
+
+def _is_id(value: Any) -> bool:
+    """Segment ids are strings; integers are accepted (and compared as strings)."""
+    return isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
 
 
 def _flatten(values: list[Any]) -> list[Any]:

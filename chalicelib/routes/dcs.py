@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from typing import Any, Mapping
 
 from chalice import Blueprint, Response
 
+from chalicelib import observability
 from chalicelib.config import Settings
 from chalicelib.dcs.cookies import UUID_COOKIE_DAYS, parse_cookie_header, set_cookie
 from chalicelib.dcs.errors import error
@@ -118,7 +118,7 @@ def event() -> Response:
             stopped=True,
             now=time.time(),
         )
-    logger.info(json.dumps(result.log, separators=(",", ":"), default=str))
+    observability.event_done(result)  # the one JSON log line (no p_ data) + metrics
     return _response(result, parsed, request)
 
 

@@ -2,7 +2,8 @@
  * <dcs>/dest.html?d_nsid=<n>#<encodeURIComponent(page URL)>.
  *
  * Trusts only window.parent, and only when the message comes from the page origin named in the
- * hash. Accepts {rtdcs:1, event:{id, body}} (POSTs the form to /event on this origin and replies
+ * hash. Accepts {rtdcs:1, event:{id, body}} (POSTs the form, plus the page URL as h_referer, to
+ * /event on this origin and replies
  * {rtdcs:1, result:{id, status, json, serverTiming}}) and {rtdcs:1, fire:[{tag, url, hr?}]}
  * (fires https: URLs only, 15 ms apart). Replies go to the page origin only. Plain ES2017.
  */
@@ -10,8 +11,12 @@
   'use strict';
   const parent = window.parent;
   let pageOrigin = null;
+  let pageUrl = '';
   try {
-    pageOrigin = new URL(decodeURIComponent(location.hash.slice(1))).origin;
+    const page = new URL(decodeURIComponent(location.hash.slice(1)));
+    pageOrigin = page.origin;
+    page.hash = '';
+    pageUrl = page.href;
   } catch (e) { /* no usable page URL: stay inert */ }
   if (parent === window || !pageOrigin || pageOrigin === 'null') return;
 
@@ -21,6 +26,13 @@
   function reply(msg) {
     msg.rtdcs = 1;
     parent.postMessage(msg, pageOrigin);
+  }
+
+  // The request's own Referer is this iframe, so the page URL goes in the body as h_referer
+  // (as Adobe's DIL sends it), unless the page code set h_referer itself.
+  function withReferer(body) {
+    if (/(^|&)h_referer=/.test(body)) return body;
+    return body + (body ? '&' : '') + 'h_referer=' + encodeURIComponent(pageUrl);
   }
 
   function handleEvent(ev) {
@@ -33,7 +45,7 @@
       method: 'POST',
       credentials: 'include',
       headers: {'Content-Type': 'application/x-www-form-urlencoded'},
-      body: ev.body
+      body: withReferer(ev.body)
     }).then(function (r) {
       return r.json().catch(function () { return null; }).then(function (json) {
         done(r.status, json, r.headers.get('Server-Timing'));

@@ -1,4 +1,9 @@
-"""One boto3 DynamoDB resource per container, created lazily and reused.
+"""DynamoDB resources, one of each per container, created lazily and reused.
+
+* the shared resource: reads, ID-map and catalog writes (botocore retries twice);
+* the profile-write resource: no botocore retries, because ProfileRepository retries profile
+  writes itself, with an injected clock and sleep, inside the event's budget (botocore's own
+  backoff can sleep about a second).
 
 The endpoint comes from botocore's own ``AWS_ENDPOINT_URL`` / ``AWS_ENDPOINT_URL_DYNAMODB``
 variables, so the local stack and tests point at moto without code of ours.
@@ -13,32 +18,55 @@ import boto3
 from botocore.config import Config
 
 _lock = threading.Lock()
-_resource: Any = None
+_resources: dict[str, Any] = {}
 
 # Short, explicit timeouts: a DynamoDB call must never hold an event for long.
-_BOTO_CONFIG = Config(
-    connect_timeout=1,
-    read_timeout=2,
-    retries={"max_attempts": 2, "mode": "standard"},
-    max_pool_connections=32,
-)
+_CONFIGS = {
+    "shared": Config(
+        connect_timeout=1,
+        read_timeout=2,
+        retries={"max_attempts": 2, "mode": "standard"},
+        max_pool_connections=32,
+    ),
+    "profile_writes": Config(
+        connect_timeout=0.5,
+        read_timeout=1,
+        retries={"total_max_attempts": 1, "mode": "standard"},
+        max_pool_connections=32,
+    ),
+}
+
+
+def _resource(kind: str) -> Any:
+    resource = _resources.get(kind)
+    if resource is None:
+        with _lock:
+            resource = _resources.get(kind)
+            if resource is None:
+                resource = boto3.session.Session().resource("dynamodb", config=_CONFIGS[kind])
+                _resources[kind] = resource
+    return resource
 
 
 def dynamodb_resource() -> Any:
-    global _resource
-    if _resource is None:
-        with _lock:
-            if _resource is None:
-                _resource = boto3.session.Session().resource("dynamodb", config=_BOTO_CONFIG)
-    return _resource
+    return _resource("shared")
 
 
 def table(name: str) -> Any:
     return dynamodb_resource().Table(name)
 
 
+def write_table(name: str) -> Any:
+    """The profiles table as seen by profile writes."""
+    return _resource("profile_writes").Table(name)
+
+
+def dynamodb_clients() -> list[Any]:
+    """Every DynamoDB client the app uses (tests hook botocore events on all of them)."""
+    return [_resource(kind).meta.client for kind in _CONFIGS]
+
+
 def reset_for_tests() -> None:
-    """Forget the cached resource (tests switch between moto backends)."""
-    global _resource
+    """Forget the cached resources (tests switch between moto backends)."""
     with _lock:
-        _resource = None
+        _resources.clear()

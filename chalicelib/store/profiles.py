@@ -8,6 +8,14 @@ read-modify-write races a nested map would need:
   (microseconds x 1000 plus a random tie-breaker, so two concurrent realizations in the same
   microsecond stay two elements). Rule-based traits ``ADD`` to it; onboarded traits ``SET``
   it to their latest realization only (rules.md 1.5).
+* ``rn<sid>`` Number: how many times trait ``sid`` was realized since its set was last
+  started (``ADD 1`` per rule-based realization, ``SET 1`` when the set restarts: onboarded
+  traits and re-realization after expiry; removed with the set). Unlike the set, which keeps
+  only the newest 100 stamps, it counts every realization exactly, concurrent ones included.
+* ``ev<hour>`` String Set: ids (``tid``) of the events applied in that hour that carried a
+  counter ``ADD``. The update is conditional on its event id being absent, so a retried or
+  replayed write cannot count twice. Buckets older than ``GUARD_WINDOW_HOURS`` are cleared by
+  the next event that reads the profile.
 * ``i<dpid>`` String: the visitor's id (DPUUID) in data source ``dpid``.
 * ``pc<pid>`` Map: a cached provider answer ``{s: [segment ids], z: [removed ids], x: expiry,
   k: consent key, d: dpuuid}``.
@@ -15,18 +23,44 @@ read-modify-write races a nested map would need:
   ``expires_at`` the DynamoDB TTL attribute (last activity + 120 days).
 * ``optout`` (epoch ms): the UUID is opted out. An opted-out item holds only ``uuid`` and
   ``optout`` and has no ``expires_at``, so the marker never expires while the data is gone.
+  Every update is conditional on its absence: an event in flight, or a spooled one replayed
+  later, never writes data back onto an opted-out profile.
+
+Writes that fail (throttling, 5xx, timeouts) are retried with backoff inside the event's
+budget; if they still fail, the changes go to the spool queue (see ``chalicelib/spool``) and
+are applied later by :meth:`ProfileRepository.replay`.
 """
 
 from __future__ import annotations
 
+import random
 import secrets
+import time
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Literal, Mapping, Protocol
+
+from boto3.dynamodb.types import TypeDeserializer
+from botocore.exceptions import BotoCoreError, ClientError
 
 PROFILE_LIFETIME_SECONDS = 120 * 86400
 MAX_STAMPS_PER_TRAIT = 100
+GUARD_BUCKET_SECONDS = 3600
+# Event-id buckets kept: a replay within this many hours of its event is recognised exactly.
+GUARD_WINDOW_HOURS = 24
 _NS_PER_SECOND = 1_000_000_000
+_THROTTLE_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "ServiceUnavailable",
+    }
+)
+_CONDITION_FAILED = "ConditionalCheckFailedException"
+
+WriteOutcome = Literal["written", "duplicate", "opted_out", "spooled", "replayed", "merged"]
 
 
 def new_stamp(now: float) -> int:
@@ -35,6 +69,11 @@ def new_stamp(now: float) -> int:
 
 def stamp_seconds(stamp: int | Decimal) -> float:
     return int(stamp) / _NS_PER_SECOND
+
+
+def guard_bucket(now: float) -> int:
+    """The hour bucket that records an event applied at ``now``."""
+    return int(now // GUARD_BUCKET_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -57,8 +96,11 @@ class Profile:
     provider_cache: dict[int, CachedAnswer] = field(default_factory=dict)
     segments: frozenset[int] = frozenset()
     last_seen: float | None = None
-    expired_attributes: tuple[str, ...] = ()  # attributes of a TTL-expired item to clear
+    # Attributes the next update clears: all of a TTL-expired item, or stale ``ev<hour>``
+    # replay-guard buckets of a live one.
+    expired_attributes: tuple[str, ...] = ()
     opted_out: bool = False
+    counts: dict[int, int] = field(default_factory=dict)  # sid -> realizations (``rn<sid>``)
 
     @property
     def exists(self) -> bool:
@@ -81,6 +123,10 @@ class ProfileChanges:
     keep_segments: bool = False  # /ibs: refresh activity and ids, leave membership alone
 
 
+def _is_guard(name: str) -> bool:
+    return name.startswith("ev") and name[2:].isdigit()
+
+
 def _from_item(item: Mapping[str, Any], now: float) -> Profile:
     uuid = str(item["uuid"])
     if "optout" in item:
@@ -92,9 +138,15 @@ def _from_item(item: Mapping[str, Any], now: float) -> Profile:
         stale = tuple(k for k in item if k != "uuid")
         return Profile(uuid=uuid, expired_attributes=stale)
     profile = Profile(uuid=uuid, last_seen=float(item.get("seen", now)))
+    oldest_guard = guard_bucket(now) - GUARD_WINDOW_HOURS
+    stale_guards: list[str] = []
     for name, value in item.items():
         if name.startswith("r") and name[1:].isdigit():
             profile.stamps[int(name[1:])] = sorted(int(v) for v in value)
+        elif name.startswith("rn") and name[2:].isdigit():
+            profile.counts[int(name[2:])] = int(value)
+        elif _is_guard(name) and int(name[2:]) < oldest_guard:
+            stale_guards.append(name)
         elif name.startswith("i") and name[1:].isdigit():
             profile.synced_ids[int(name[1:])] = str(value)
         elif name.startswith("pc") and name[2:].isdigit():
@@ -106,6 +158,7 @@ def _from_item(item: Mapping[str, Any], now: float) -> Profile:
                 dpuuid=str(value.get("d", "")),
             )
     profile.segments = frozenset(int(s) for s in item.get("segs", ()))
+    profile.expired_attributes = tuple(sorted(stale_guards))
     return profile
 
 
@@ -116,6 +169,7 @@ class _Expression:
         self.sets: list[str] = []
         self.adds: list[str] = []
         self.removes: list[str] = []
+        self.conditions: list[str] = []
         self.names: dict[str, str] = {}
         self.values: dict[str, Any] = {}
 
@@ -139,6 +193,16 @@ class _Expression:
             parts.append("REMOVE " + ", ".join(self.removes))
         return " ".join(parts)
 
+    def arguments(self) -> dict[str, Any]:
+        arguments: dict[str, Any] = {
+            "UpdateExpression": self.render(),
+            "ExpressionAttributeNames": self.names,
+            "ExpressionAttributeValues": self.values,
+        }
+        if self.conditions:
+            arguments["ConditionExpression"] = " AND ".join(f"({c})" for c in self.conditions)
+        return arguments
+
 
 def _cache_item(answer: CachedAnswer) -> dict[str, Any]:
     return {
@@ -150,11 +214,47 @@ def _cache_item(answer: CachedAnswer) -> dict[str, Any]:
     }
 
 
-def build_update(changes: ProfileChanges) -> dict[str, Any]:
-    """The UpdateItem arguments (minus Key/TableName) for one event's changes."""
+def _seen_value(now: float) -> Decimal:
+    return Decimal(str(round(now, 3)))
+
+
+def counted_traits(changes: ProfileChanges) -> dict[int, bool]:
+    """Traits this event realized -> whether their counter is ADDed (else SET to 1)."""
+    counted = {sid: True for sid in changes.add_stamps}
+    for sid, stamps in changes.replace_stamps.items():
+        # A full set of stamps is a trim (one more realization); a single stamp restarts
+        # the set (onboarded trait, or a rule-based one realized again after expiry).
+        counted[sid] = len(stamps) > 1
+    return counted
+
+
+def _guard(expr: _Expression, changes: ProfileChanges, touched: set[str]) -> None:
+    """Record the event id and make the update conditional on its absence."""
+    attribute = f"ev{guard_bucket(changes.now)}"
+    touched.add(attribute)
+    name = expr.name(attribute)
+    expr.adds.append(f"{name} {expr.value({changes.event_id})}")
+    expr.conditions.append(f"NOT contains({name}, {expr.value(changes.event_id)})")
+
+
+def _not_opted_out(expr: _Expression) -> None:
+    expr.conditions.append(f"attribute_not_exists({expr.name('optout')})")
+
+
+def build_update(
+    changes: ProfileChanges, *, not_newer: bool = False, count: bool = True
+) -> dict[str, Any]:
+    """The UpdateItem arguments (minus Key/TableName) for one event's changes.
+
+    Conditional on the profile not being opted out and, when the event ADDs to a counter,
+    on its event id not being recorded yet. ``not_newer`` (replays) adds: no event newer
+    than this one has written the profile. ``count`` False leaves counter ADDs out (a
+    replay too old for the event-id guard).
+    """
     expr = _Expression()
     touched: set[str] = set()
-    expr.sets.append(f"{expr.name('seen')} = {expr.value(Decimal(str(round(changes.now, 3))))}")
+    clearing = set(changes.clear_attributes)
+    expr.sets.append(f"{expr.name('seen')} = {expr.value(_seen_value(changes.now))}")
     expires = int(changes.now) + PROFILE_LIFETIME_SECONDS
     expr.sets.append(f"{expr.name('expires_at')} = {expr.value(expires)}")
     touched.update({"seen", "expires_at", "segs"})
@@ -167,16 +267,29 @@ def build_update(changes: ProfileChanges) -> dict[str, Any]:
     for sid, stamp in sorted(changes.add_stamps.items()):
         attribute = f"r{sid}"
         touched.add(attribute)
-        expr.adds.append(f"{expr.name(attribute)} {expr.value({stamp})}")
+        if attribute in clearing:  # the stale set is being cleared: start it afresh
+            expr.sets.append(f"{expr.name(attribute)} = {expr.value({stamp})}")
+        else:
+            expr.adds.append(f"{expr.name(attribute)} {expr.value({stamp})}")
     for sid, stamps in sorted(changes.replace_stamps.items()):
         attribute = f"r{sid}"
         touched.add(attribute)
         expr.sets.append(f"{expr.name(attribute)} = {expr.value(set(stamps))}")
+    adds_counter = False
+    for sid, add in sorted(counted_traits(changes).items()):
+        attribute = f"rn{sid}"
+        touched.add(attribute)
+        if add and attribute not in clearing:
+            if count:
+                adds_counter = True
+                expr.adds.append(f"{expr.name(attribute)} {expr.value(1)}")
+        else:
+            expr.sets.append(f"{expr.name(attribute)} = {expr.value(1)}")
     for sid in sorted(changes.remove_traits):
-        attribute = f"r{sid}"
-        if attribute not in touched:
-            touched.add(attribute)
-            expr.removes.append(expr.name(attribute))
+        for attribute in (f"r{sid}", f"rn{sid}"):
+            if attribute not in touched:
+                touched.add(attribute)
+                expr.removes.append(expr.name(attribute))
     for dpid, dpuuid in sorted(changes.synced_ids.items()):
         attribute = f"i{dpid}"
         touched.add(attribute)
@@ -185,27 +298,203 @@ def build_update(changes: ProfileChanges) -> dict[str, Any]:
         attribute = f"pc{pid}"
         touched.add(attribute)
         expr.sets.append(f"{expr.name(attribute)} = {expr.value(_cache_item(answer))}")
+    if adds_counter and changes.event_id:
+        _guard(expr, changes, touched)
     for attribute in changes.clear_attributes:
         if attribute not in touched:
             touched.add(attribute)
             expr.removes.append(expr.name(attribute))
-    return {
-        "UpdateExpression": expr.render(),
-        "ExpressionAttributeNames": expr.names,
-        "ExpressionAttributeValues": expr.values,
-    }
+    _not_opted_out(expr)
+    if not_newer:
+        seen = expr.name("seen")
+        expr.conditions.append(
+            f"attribute_not_exists({seen}) OR {seen} <= {expr.value(_seen_value(changes.now))}"
+        )
+    return expr.arguments()
+
+
+def event_stamp(changes: ProfileChanges, sid: int) -> int | None:
+    """The stamp this event gave trait ``sid`` (the pipeline stamps one event once)."""
+    if sid in changes.add_stamps:
+        return changes.add_stamps[sid]
+    micros = int(changes.now * 1_000_000)
+    for stamp in changes.replace_stamps.get(sid, ()):
+        if stamp // 1000 == micros:
+            return stamp
+    return None
+
+
+def build_merge_update(changes: ProfileChanges, *, counters: bool = True) -> dict[str, Any] | None:
+    """A late replay's commutative part, for a profile a newer event already wrote.
+
+    The newer event's last-writer-wins state (segments, activity, cached answers, onboarded
+    sets) stands; this event's realizations are added to the sets (a realization happened at
+    its time whatever came later) and, with ``counters``, counted once (event-id guard).
+    None if the event realized nothing.
+    """
+    expr = _Expression()
+    touched: set[str] = set()
+    for sid in sorted(counted_traits(changes)):
+        stamp = event_stamp(changes, sid)
+        if stamp is not None:
+            touched.add(f"r{sid}")
+            expr.adds.append(f"{expr.name(f'r{sid}')} {expr.value({stamp})}")
+        if counters:
+            touched.add(f"rn{sid}")
+            expr.adds.append(f"{expr.name(f'rn{sid}')} {expr.value(1)}")
+    if not expr.adds:
+        return None
+    if counters and changes.event_id:
+        _guard(expr, changes, touched)
+    _not_opted_out(expr)
+    return expr.arguments()
+
+
+class Metrics(Protocol):
+    def count(self, name: str, value: float = 1) -> None: ...
+
+
+class Spool(Protocol):
+    def send(self, uuid: str, changes: ProfileChanges, reason: str) -> None: ...
+
+
+class _NoMetrics:
+    def count(self, name: str, value: float = 1) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class WritePolicy:
+    """Backoff for a failing profile write, bounded by a budget from the event's start."""
+
+    max_attempts: int = 4
+    base_delay_s: float = 0.010
+    max_delay_s: float = 0.080
+    budget_s: float = 0.600  # from ``changes.now``: no retry may start after that
+
+    def delay(self, attempt: int, jitter: float) -> float:
+        """Equal jitter: half the exponential step fixed, half random."""
+        step = min(self.max_delay_s, self.base_delay_s * (2 ** (attempt - 1)))
+        return step / 2 + step / 2 * jitter
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Throttling, 5xx and transport errors (timeouts, resets) are worth another attempt."""
+    if isinstance(exc, ClientError):
+        code = exc.response.get("Error", {}).get("Code", "")
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        return code in _THROTTLE_CODES or status >= 500
+    return isinstance(exc, BotoCoreError)
+
+
+def error_reason(exc: BaseException) -> str:
+    """A short, secret-free description of a storage error (for logs and spool messages)."""
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        return f"{error.get('Code', 'ClientError')} ({status})"
+    return type(exc).__name__
+
+
+def _condition_failed(exc: BaseException) -> bool:
+    return isinstance(exc, ClientError) and (
+        exc.response.get("Error", {}).get("Code") == _CONDITION_FAILED
+    )
+
+
+_DESERIALIZER = TypeDeserializer()
+
+
+def _old_item(exc: ClientError) -> dict[str, Any]:
+    """The item returned with a failed condition (ReturnValuesOnConditionCheckFailure)."""
+    raw = exc.response.get("Item") or {}
+    return {k: _DESERIALIZER.deserialize(v) for k, v in raw.items()}
+
+
+def _recorded(item: Mapping[str, Any], changes: ProfileChanges) -> bool:
+    guard = item.get(f"ev{guard_bucket(changes.now)}") or ()
+    return bool(changes.event_id) and changes.event_id in guard
 
 
 class ProfileRepository:
-    def __init__(self, table: Any) -> None:
+    """Profiles in DynamoDB: ``load`` (one consistent GetItem), ``apply`` (one UpdateItem,
+    retried, spooled on failure) and ``replay`` (a spooled write, applied later).
+
+    ``write_table`` (default ``table``) is the table object writes go through: production
+    gives it a client without botocore retries, so the retries here are the only ones and
+    stay inside the event's budget. ``spool`` None: a write that still fails raises.
+    """
+
+    def __init__(
+        self,
+        table: Any,
+        *,
+        write_table: Any = None,
+        spool: Spool | None = None,
+        metrics: Metrics | None = None,
+        policy: WritePolicy | None = None,
+        wall_clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
         self._table = table
+        self._write_table = table if write_table is None else write_table
+        self._spool = spool
+        self._metrics: Metrics = metrics or _NoMetrics()
+        self._policy = policy or WritePolicy()
+        self._now = wall_clock
+        self._sleep = sleep
+        self._jitter = jitter
 
     def load(self, uuid: str, now: float) -> Profile:
         item = self._table.get_item(Key={"uuid": uuid}, ConsistentRead=True).get("Item")
         return Profile(uuid=uuid) if item is None else _from_item(item, now)
 
     def apply(self, uuid: str, changes: ProfileChanges) -> None:
-        self._table.update_item(Key={"uuid": uuid}, **build_update(changes))
+        """Write one event's changes; returns normally when they are written or spooled
+        (the metrics count ``SpooledEvents``), raises when neither worked (see ``write``)."""
+        self.write(uuid, changes)
+
+    def write(self, uuid: str, changes: ProfileChanges) -> WriteOutcome:
+        """Write one event's changes: ``written``, ``duplicate`` (a retry found its own
+        earlier attempt applied), ``opted_out`` (nothing written) or ``spooled`` (DynamoDB
+        kept failing; the changes are queued and applied later). Raises the storage error
+        when the spool cannot take them either (the caller reports 201)."""
+        deadline = changes.now + self._policy.budget_s
+        try:
+            return _outcome(self._update(uuid, changes, build_update(changes), deadline))
+        except (ClientError, BotoCoreError) as exc:
+            if self._spool is None:
+                raise
+            try:
+                self._spool.send(uuid, changes, error_reason(exc))
+            except Exception:
+                self._metrics.count("SpoolSendFailures")
+                raise exc from None
+            self._metrics.count("SpooledEvents")
+            return "spooled"
+
+    def replay(self, uuid: str, changes: ProfileChanges, budget_s: float = 2.0) -> WriteOutcome:
+        """Apply a spooled event's changes (idempotent; storage errors raise).
+
+        ``replayed``: applied as a whole, no newer event had written the profile;
+        ``merged``: a newer event had, so only the realizations were added; ``duplicate``:
+        already applied; ``opted_out``: dropped. Counters are left out of a replay older than
+        the event-id guard window (it can no longer tell whether they were counted).
+        """
+        deadline = self._now() + budget_s
+        guarded = guard_bucket(changes.now) >= guard_bucket(self._now()) - GUARD_WINDOW_HOURS
+        if not guarded:
+            self._metrics.count("SpoolCountersSkipped")
+        full = build_update(changes, not_newer=True, count=guarded)
+        outcome = self._update(uuid, changes, full, deadline)
+        if outcome != "stale":
+            return "replayed" if outcome == "written" else _outcome(outcome)
+        merge = build_merge_update(changes, counters=guarded)
+        if merge is None:
+            return "merged"
+        outcome = self._update(uuid, changes, merge, deadline)
+        return "merged" if outcome in ("written", "stale") else _outcome(outcome)
 
     def opt_out(self, uuid: str, now: float) -> Profile:
         """Replace the profile by an opt-out marker; returns what was stored before."""
@@ -217,6 +506,64 @@ class ProfileRepository:
     def raw_item(self, uuid: str) -> dict[str, Any] | None:
         item = self._table.get_item(Key={"uuid": uuid}, ConsistentRead=True).get("Item")
         return None if item is None else dict(item)
+
+    def delete(self, uuid: str) -> dict[str, Any] | None:
+        """Delete the profile item (admin privacy API); returns what was stored, if anything.
+        A spooled write of an earlier event replayed afterwards would create a new item with
+        that event's data (no tombstone is kept)."""
+        old = self._table.delete_item(Key={"uuid": uuid}, ReturnValues="ALL_OLD")
+        attributes = old.get("Attributes")
+        return None if not attributes else dict(attributes)
+
+    # -- one conditional update, retried -------------------------------------------------
+    def _update(
+        self, uuid: str, changes: ProfileChanges, arguments: dict[str, Any], deadline: float
+    ) -> str:
+        """``written``, ``duplicate``, ``opted_out`` or ``stale`` (a replay's not-newer
+        condition failed); raises the last error once retries or the budget run out."""
+        attempt = 1
+        while True:
+            try:
+                self._write_table.update_item(
+                    Key={"uuid": uuid},
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                    **arguments,
+                )
+                return "written"
+            except (ClientError, BotoCoreError) as exc:
+                if _condition_failed(exc):
+                    assert isinstance(exc, ClientError)
+                    return _why_not(_old_item(exc), changes)
+                self._metrics.count("DynamoDBErrors")
+                delay = self._policy.delay(attempt, self._jitter())
+                retry = (
+                    is_retryable(exc)
+                    and attempt < self._policy.max_attempts
+                    and self._now() + delay < deadline
+                )
+                if not retry:
+                    raise
+                self._metrics.count("ProfileWriteRetries")
+                self._sleep(delay)
+                attempt += 1
+
+
+def _why_not(item: Mapping[str, Any], changes: ProfileChanges) -> str:
+    if "optout" in item:
+        return "opted_out"
+    if _recorded(item, changes):
+        return "duplicate"
+    return "stale"
+
+
+def _outcome(name: str) -> WriteOutcome:
+    """Map ``_update``'s answer outside the replay path, where ``stale`` cannot arise (no
+    not-newer condition): a failed guard there means the event id is already recorded."""
+    if name == "written":
+        return "written"
+    if name == "opted_out":
+        return "opted_out"
+    return "duplicate"
 
 
 def trim_stamps(existing: Iterable[int], new: int) -> list[int]:

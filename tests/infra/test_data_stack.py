@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -59,7 +60,7 @@ def test_create_data_stack_creates_the_tables(aws: tuple[Any, Any]) -> None:
     cfn, ddb = aws
     tables = create_data_stack(cfn, ddb, stack_name="rtdcs-test", stage="test")
 
-    assert tables == {
+    assert {k: tables[k] for k in ("profiles", "idmap", "catalog")} == {
         "profiles": "rtdcs-test-profiles",
         "idmap": "rtdcs-test-idmap",
         "catalog": "rtdcs-test-catalog",
@@ -67,8 +68,8 @@ def test_create_data_stack_creates_the_tables(aws: tuple[Any, Any]) -> None:
     assert _key_schema(ddb, tables["profiles"]) == {"HASH": ("uuid", "S")}
     assert _key_schema(ddb, tables["idmap"]) == {"HASH": ("pk", "S")}
     assert _key_schema(ddb, tables["catalog"]) == {"HASH": ("pk", "S"), "RANGE": ("sk", "S")}
-    for name in tables.values():
-        desc = ddb.describe_table(TableName=name)["Table"]
+    for key in ("profiles", "idmap", "catalog"):
+        desc = ddb.describe_table(TableName=tables[key])["Table"]
         assert desc["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
 
 
@@ -87,10 +88,89 @@ def test_ttl_is_enabled_on_profiles_and_idmap(aws: tuple[Any, Any]) -> None:
 def test_default_stage_names_and_settings_env(aws: tuple[Any, Any]) -> None:
     cfn, ddb = aws
     tables = create_data_stack(cfn, ddb)
+    queue = "https://sqs.us-east-1.amazonaws.com/123456789012/rtdcs-local-"
     assert settings_env(tables) == {
         "RTDCS_PROFILES_TABLE": "rtdcs-local-profiles",
         "RTDCS_IDMAP_TABLE": "rtdcs-local-idmap",
         "RTDCS_CATALOG_TABLE": "rtdcs-local-catalog",
+        "RTDCS_SPOOL_QUEUE_URL": queue + "spool",
+        "RTDCS_SPOOL_QUEUE_NAME": "rtdcs-local-spool",
+        "RTDCS_SPOOL_DLQ_URL": queue + "spool-dlq",
+        "RTDCS_S2S_QUEUE_URL": queue + "s2s",
+        "RTDCS_S2S_QUEUE_NAME": "rtdcs-local-s2s",
+        "RTDCS_S2S_DLQ_URL": queue + "s2s-dlq",
     }
+    # Deployed stages also read the admin token from SSM; the local stack uses the env token.
+    assert settings_env(tables, deployed=True)["RTDCS_ADMIN_TOKEN_PARAMETER"] == (
+        "/rtdcs/local/admin-token"
+    )
     # A second bootstrap against the same endpoint reuses the stack.
     assert create_data_stack(cfn, ddb) == tables
+
+
+def _sqs() -> Any:
+    return boto3.client("sqs", region_name=REGION)
+
+
+def test_queues_have_dead_letter_queues_and_fit_their_handlers(aws: tuple[Any, Any]) -> None:
+    from chalicelib.spool.replay import MAX_RECEIVE_COUNT
+    from infra.deploy import StageProfile
+
+    cfn, ddb = aws
+    outputs = create_data_stack(cfn, ddb, stack_name="rtdcs-q", stage="q")
+    sqs = _sqs()
+    profile = StageProfile()
+    expected = {
+        "spool_queue_url": ("spool_dlq_url", MAX_RECEIVE_COUNT, profile.spool_timeout_s),
+        "s2s_queue_url": ("s2s_dlq_url", 3, profile.s2s_timeout_s),
+    }
+    for key, (dlq_key, receives, lambda_timeout) in expected.items():
+        attributes = sqs.get_queue_attributes(QueueUrl=outputs[key], AttributeNames=["All"])[
+            "Attributes"
+        ]
+        dlq_arn = sqs.get_queue_attributes(
+            QueueUrl=outputs[dlq_key], AttributeNames=["QueueArn"]
+        )["Attributes"]["QueueArn"]
+        redrive = json.loads(attributes["RedrivePolicy"])
+        assert redrive == {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": receives}
+        # AWS: the visibility timeout of an event-source queue >= 6 x the function timeout.
+        assert int(attributes["VisibilityTimeout"]) >= 6 * lambda_timeout
+        assert attributes["SqsManagedSseEnabled"] == "true"
+    assert outputs["spool_queue_name"] == "rtdcs-q-spool"
+    assert outputs["admin_token_parameter"] == "/rtdcs/q/admin-token"
+
+
+def test_deletion_protection_only_in_prod(aws: tuple[Any, Any]) -> None:
+    cfn, ddb = aws
+    dev = create_data_stack(cfn, ddb, stack_name="rtdcs-dev-data", stage="dev")
+    prod = create_data_stack(cfn, ddb, stack_name="rtdcs-prod-data", stage="prod")
+    for outputs, protected in ((dev, False), (prod, True)):
+        for key in ("profiles", "idmap", "catalog"):
+            table = ddb.describe_table(TableName=outputs[key])["Table"]
+            assert table.get("DeletionProtectionEnabled", False) is protected, outputs[key]
+    # moto's CloudFormation ignores point-in-time recovery: check the template says it.
+    from infra.package import data_template
+
+    for name, resource in data_template()["Resources"].items():
+        if resource["Type"] == "AWS::DynamoDB::Table":
+            properties = resource["Properties"]
+            assert properties["PointInTimeRecoverySpecification"] == {
+                "PointInTimeRecoveryEnabled": True
+            }, name
+            assert properties["BillingMode"] == "PAY_PER_REQUEST"
+            assert resource["DeletionPolicy"] == "Retain"
+
+
+def test_template_declares_alarms_and_dashboard() -> None:
+    from infra.package import data_template
+
+    resources = data_template()["Resources"]
+    alarms = {k: v for k, v in resources.items() if v["Type"] == "AWS::CloudWatch::Alarm"}
+    metrics = {a["Properties"]["MetricName"] for a in alarms.values()}
+    assert {"ApproximateNumberOfMessagesVisible", "DynamoDBErrors", "EventStorageErrors",
+            "EventLatency", "Errors"} <= metrics
+    for alarm in alarms.values():
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+    dashboard = resources["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"][0]
+    for metric in ("Events", "EventLatency", "ProviderCalls", "DynamoDBErrors", "SpooledEvents"):
+        assert f'"{metric}"' in dashboard

@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 
 from chalicelib import services
 from chalicelib.store.catalog import CatalogRepository
-from chalicelib.store.dynamo import dynamodb_resource
+from tests.ddb_hooks import dynamodb_hook
 
 CRM = 77
 
@@ -41,7 +41,6 @@ def crm(tables: dict[str, str]) -> None:
 @pytest.fixture
 def fail_when() -> Iterator[Callable[[str, str], None]]:
     """fail_when(operation, table_fragment): that call raises a 500 InternalServerError."""
-    events = dynamodb_resource().meta.client.meta.events
     rules: list[tuple[str, str]] = []
 
     def _maybe_fail(model: Any, params: dict[str, Any], **_: Any) -> None:
@@ -53,9 +52,8 @@ def fail_when() -> Iterator[Callable[[str, str], None]]:
                                    "ResponseMetadata": {"HTTPStatusCode": 500}}, operation)
 
     # before-parameter-build sees the API parameters (TableName, RequestItems, ...).
-    events.register("before-parameter-build.dynamodb", _maybe_fail, unique_id="fail-when")
-    yield lambda operation, fragment: rules.append((operation, fragment))
-    events.unregister("before-parameter-build.dynamodb", unique_id="fail-when")
+    with dynamodb_hook("before-parameter-build.dynamodb", _maybe_fail):
+        yield lambda operation, fragment: rules.append((operation, fragment))
 
 
 def test_0_unexpected_exception_is_200_with_error_0(client: Any) -> None:
@@ -112,7 +110,9 @@ def test_204_profile_read_failure_fails_closed(client: Any,
     assert _codes(response) == [204] and "uuid" not in _json(response)
 
 
-def test_201_profile_write_failure(client: Any, fail_when: Callable[[str, str], None]) -> None:
+def test_201_profile_write_failure(client: Any, fail_when: Callable[[str, str], None],
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("RTDCS_SPOOL_QUEUE_URL", raising=False)  # 201 only when nothing spools
     fail_when("UpdateItem", "profiles")
     body = _json(client.http.get("/event?d_rtbd=json&d_cts=1&c_section=sports"))
     assert 201 in [e["code"] for e in body["errors"]] and 5001 in body["segments"]

@@ -10,8 +10,8 @@ from typing import Any
 import boto3
 import pytest
 
-from chalicelib.store.dynamo import dynamodb_resource
 from devtools.provider_sim import ProviderSimulator
+from tests.ddb_hooks import READS, WRITES, dynamodb_calls
 
 UUID_RE = re.compile(r"^[0-9]{38}$")
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -190,32 +190,23 @@ def test_dynamodb_requests_per_event(
     """Issue #2: at most 1 read and 2 writes per event, counted at the botocore layer."""
     monkeypatch.setenv("RTDCS_CATALOG_REFRESH_SECONDS", "3600")
     first = _json(client.http.get("/event?d_rtbd=json&c_section=sports"))  # warms the catalog
-    calls: list[str] = []
-    events = dynamodb_resource().meta.client.meta.events
-    handler_id = "count-ddb"
-
-    def _count(model: Any, **_: Any) -> None:
-        calls.append(model.name)
-
-    events.register("before-call.dynamodb", _count, unique_id=handler_id)
-    try:
+    with dynamodb_calls() as calls:
         client.http.get("/event?d_rtbd=json&c_section=sports",
                         headers={"Cookie": f"rtdcs_uuid={first['uuid']}"})
         returning = list(calls)
         calls.clear()
         client.http.get("/event?d_rtbd=json&c_section=sports")
         new_visitor = list(calls)
-    finally:
-        events.unregister("before-call.dynamodb", unique_id=handler_id)
-    reads = {"GetItem", "Query", "Scan", "BatchGetItem"}
-    writes = {"UpdateItem", "PutItem", "DeleteItem", "BatchWriteItem"}
     assert returning == ["GetItem", "UpdateItem"]
     assert new_visitor == ["UpdateItem"]  # a fresh UUID has no profile to read
     for seen in (returning, new_visitor):
-        assert sum(c in reads for c in seen) <= 1 and sum(c in writes for c in seen) <= 2
+        assert sum(c in READS for c in seen) <= 1 and sum(c in WRITES for c in seen) <= 2
 
 
-def test_profile_write_failure_reports_201(client: Any, tables: dict[str, str]) -> None:
+def test_profile_write_failure_reports_201(
+    client: Any, tables: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("RTDCS_SPOOL_QUEUE_URL", raising=False)  # no spool to fall back on
     boto3.client("dynamodb").delete_table(TableName=tables["profiles"])
     body = _json(client.http.get("/event?d_rtbd=json&d_cts=1&c_section=sports"))
     assert [e["code"] for e in body["errors"]] == [201]

@@ -11,8 +11,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from chalicelib.store.catalog import CatalogRepository
-from chalicelib.store.dynamo import dynamodb_resource
 from devtools.provider_sim import ProviderSimulator
+from tests.ddb_hooks import WRITES, dynamodb_calls, dynamodb_hook
 
 UUID_RE = re.compile(r"^[0-9]{38}$")
 CRM = 77  # a CROSS_DEVICE data source added by the fixture
@@ -51,29 +51,6 @@ def _cookie(response: Any, name: str) -> str | None:
 
 def _set_cookies(response: Any) -> str:
     return str(response.headers.get("Set-Cookie", ""))
-
-
-class _Counter:
-    """Counts DynamoDB calls by operation through botocore's event system."""
-
-    def __init__(self) -> None:
-        self.calls: list[str] = []
-        self._events = dynamodb_resource().meta.client.meta.events
-
-    def __enter__(self) -> "_Counter":
-        self._events.register("before-call.dynamodb", self._count, unique_id="count-test")
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._events.unregister("before-call.dynamodb", unique_id="count-test")
-
-    def _count(self, model: Any, **_: Any) -> None:
-        self.calls.append(model.name)
-
-    @property
-    def writes(self) -> int:
-        writes = {"UpdateItem", "PutItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
-        return sum(c in writes for c in self.calls)
 
 
 # -- declared IDs ---------------------------------------------------------------------------
@@ -139,9 +116,9 @@ def test_declared_ids_cost_one_read_and_one_write_on_the_id_map(
     client: Any, extra_sources: None
 ) -> None:
     client.http.get("/healthz")
-    with _Counter() as counter:
+    with dynamodb_calls() as calls:
         client.http.get(f"/event?d_rtbd=json&d_cid={CRM}%01c1&d_cid_ic=crm%01c2")
-    assert counter.calls == ["BatchGetItem", "TransactWriteItems", "UpdateItem"]
+    assert calls == ["BatchGetItem", "TransactWriteItems", "UpdateItem"]
 
 
 # -- opt-out ---------------------------------------------------------------------------------
@@ -168,14 +145,14 @@ def test_opted_out_visitor_100_events_no_write_no_provider_call(
     uuid = _json(client.http.get("/event?d_rtbd=json"))["uuid"]
     client.http.get(f"/demoptout?d_uuid={uuid}")
     calls_before = sum(simulator.calls().values())
-    with _Counter() as counter:
+    with dynamodb_calls() as calls:
         for index in range(100):
             response = client.http.get(f"/event?d_rtbd=json&d_cts=1&c_section=s{index}",
                                        headers={"Cookie": f"rtdcs_uuid={uuid}"})
             body = _json(response)
             assert _codes(body) == [171] and "uuid" not in body and "segments" not in body
             assert "Set-Cookie" not in response.headers
-    assert counter.writes == 0
+    assert sum(c in WRITES for c in calls) == 0
     assert sum(simulator.calls().values()) == calls_before
 
 
@@ -249,19 +226,15 @@ def test_throttled_first_read_answers_429_and_applies_nothing(
 ) -> None:
     uuid = _json(client.http.get("/event?d_rtbd=json&c_section=sports"))["uuid"]
     before = profiles_table.get_item(Key={"uuid": uuid})["Item"]
-    events = dynamodb_resource().meta.client.meta.events
 
     def _throttle(model: Any, **_: Any) -> None:
         if model.name == "GetItem":
             raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException",
                                          "Message": "slow down"}}, "GetItem")
 
-    events.register("before-call.dynamodb", _throttle, unique_id="throttle")
-    try:
+    with dynamodb_hook("before-call.dynamodb", _throttle):
         response = client.http.get("/event?d_rtbd=json&c_section=news",
                                    headers={"Cookie": f"rtdcs_uuid={uuid}"})
-    finally:
-        events.unregister("before-call.dynamodb", unique_id="throttle")
     assert response.status_code == 429 and response.headers["Retry-After"] == "1"
     assert "Set-Cookie" not in response.headers
     assert profiles_table.get_item(Key={"uuid": uuid})["Item"] == before

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chalicelib.store.dynamo import dynamodb_resource
+from tests.ddb_hooks import WRITES, dynamodb_hook
 
 EVENT_EXAMPLES = 3000
 IBS_EXAMPLES = 2000
@@ -57,22 +57,17 @@ def _query(pairs: list[tuple[str, str]]) -> str:
     return "&".join(f"{quote(k, safe='$')}={v}" for k, v in pairs)
 
 
-_WRITES = {"UpdateItem", "PutItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
-
-
 @pytest.fixture
 def writes() -> Iterator[list[str]]:
     """DynamoDB write calls made while the test runs (cleared per example by the test)."""
     calls: list[str] = []
-    events = dynamodb_resource().meta.client.meta.events
 
     def _record(model: Any, **_: Any) -> None:
-        if model.name in _WRITES:
+        if model.name in WRITES:
             calls.append(model.name)
 
-    events.register("before-call.dynamodb", _record, unique_id="property-writes")
-    yield calls
-    events.unregister("before-call.dynamodb", unique_id="property-writes")
+    with dynamodb_hook("before-call.dynamodb", _record):
+        yield calls
 
 
 def _check_response(response: Any, rtbd_json: bool) -> list[int]:

@@ -19,7 +19,7 @@ botocore.session.Session.create_client = spy
 import app
 from chalicelib import services
 from chalicelib.store import dynamo
-print(created, dynamo._resource is None, services._services is None)
+print(created, dynamo._resources == {}, services._services is None)
 """
 
 

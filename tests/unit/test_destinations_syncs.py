@@ -15,6 +15,7 @@ from chalicelib.destinations.syncs import (
     format_sync_cookie,
     parse_sync_cookie,
     sync_items,
+    updated_sync_cookie,
 )
 
 NOW = 1_800_000_000.0
@@ -135,6 +136,15 @@ def test_add_entry_moves_the_dpid_to_the_front_and_keeps_at_most_20() -> None:
     newcomer = add_sync_entry(entries, 7, 2000)
     assert newcomer[0].dpid == 7 and len(newcomer) == 20 and newcomer[-1].dpid == 9018
     assert format_sync_cookie(add_sync_entry([], 9001, 5)) == "9001-1-5"
+
+
+def test_updated_sync_cookie_for_the_ibs_route() -> None:
+    assert updated_sync_cookie(None, 9001, NOW) == f"9001-1-{NOW_MS}"
+    assert updated_sync_cookie("9002-1-5|9001-1-3|junk", 9001, NOW) == (
+        f"9001-1-{NOW_MS}|9002-1-5")
+    catalog = _catalog(_ds(9001, syncTtl=60))
+    assert _items(catalog, sync_cookie=updated_sync_cookie(None, 9001, NOW - 60)) == [], (
+        "a sync just recorded by /ibs is not offered again")
 
 
 @given(st.lists(st.tuples(st.integers(1, 10**6), st.integers(0, 10**13)), max_size=40))

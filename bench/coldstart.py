@@ -1,0 +1,130 @@
+"""Cold-start cost of the function: app import time against a bare Chalice app, and the size
+of the deployment package. Prints one JSON document.
+
+    .venv/bin/python bench/coldstart.py [--runs 9] [--no-package]
+
+* ``import_ms``: median wall time of ``import app`` in a fresh interpreter (``--runs`` runs,
+  interleaved with the baseline so machine load hits both alike), against a bare Chalice app
+  that imports boto3 (``baseline_ms``); ``ratio`` = app / baseline (target <= 1.25).
+* ``first_event_imports_ms``: ``import app`` plus what the first event loads lazily on top of
+  it (Powertools Logger + Metrics in chalicelib/observability.py); ``first_event_ratio``.
+* ``package``: ``chalice package`` (prod, data stack merged) deployment.zip size, compressed
+  and uncompressed (target <= 10 MB; boto3/botocore come with the Lambda runtime).
+
+Dummy AWS credentials, no network: Chalice only builds the zip (its dependency build is
+cached under .chalice/deployments after the first run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+DUMMY_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+BARE_APP = 'import boto3\nfrom chalice import Chalice\n\napp = Chalice(app_name="bare")\n'
+_TIMER = (
+    "import time; t = time.perf_counter(); {body}; "
+    "print((time.perf_counter() - t) * 1000)"
+)
+APP_IMPORT = "import app"
+FIRST_EVENT = (
+    "import app; from chalicelib import observability; observability.observer()"
+)
+TARGET_RATIO = 1.25
+TARGET_PACKAGE_BYTES = 10 * 1024 * 1024
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(DUMMY_ENV)
+    env["PYTHONDONTWRITEBYTECODE"] = "0"
+    return env
+
+
+def _time(body: str, cwd: Path) -> float:
+    out = subprocess.run([sys.executable, "-c", _TIMER.format(body=body)], cwd=cwd, env=_env(),
+                         capture_output=True, text=True, check=True, timeout=120)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def measure_imports(runs: int) -> dict[str, object]:
+    with tempfile.TemporaryDirectory(prefix="rtdcs-bare-") as tmp:
+        bare = Path(tmp)
+        (bare / "app.py").write_text(BARE_APP, encoding="utf-8")
+        # Warm the file cache and bytecode once for each, then measure interleaved.
+        _time(APP_IMPORT, ROOT), _time(FIRST_EVENT, ROOT), _time(APP_IMPORT, bare)
+        app, first, base = [], [], []
+        for _ in range(runs):
+            base.append(_time(APP_IMPORT, bare))
+            app.append(_time(APP_IMPORT, ROOT))
+            first.append(_time(FIRST_EVENT, ROOT))
+    median = {name: statistics.median(v) for name, v in
+              (("app", app), ("first", first), ("base", base))}
+    return {
+        "runs": runs,
+        "import_ms": round(median["app"], 1),
+        "baseline_ms": round(median["base"], 1),
+        "ratio": round(median["app"] / median["base"], 3),
+        "first_event_imports_ms": round(median["first"], 1),
+        "first_event_ratio": round(median["first"] / median["base"], 3),
+        "target_ratio": TARGET_RATIO,
+        "samples_ms": {"app": [round(x, 1) for x in app],
+                       "first_event": [round(x, 1) for x in first],
+                       "baseline": [round(x, 1) for x in base]},
+    }
+
+
+def measure_package() -> dict[str, object]:
+    from infra.package import package
+
+    with tempfile.TemporaryDirectory(prefix="rtdcs-package-") as tmp:
+        sam = package("prod", Path(tmp), env=_env())
+        archive = sam.parent / "deployment.zip"
+        with zipfile.ZipFile(archive) as zipped:
+            uncompressed = sum(info.file_size for info in zipped.infolist())
+            top = sorted({name.split("/")[0] for name in zipped.namelist()})
+        size = archive.stat().st_size
+    return {
+        "zip_bytes": size,
+        "zip_mb": round(size / 1024 / 1024, 2),
+        "uncompressed_mb": round(uncompressed / 1024 / 1024, 2),
+        "target_mb": TARGET_PACKAGE_BYTES // 1024 // 1024,
+        "within_target": size <= TARGET_PACKAGE_BYTES,
+        "contents": top,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=9)
+    parser.add_argument("--no-package", action="store_true")
+    args = parser.parse_args()
+    report: dict[str, object] = {"imports": measure_imports(max(1, args.runs))}
+    if not args.no_package:
+        report["package"] = measure_package()
+    imports = report["imports"]
+    assert isinstance(imports, dict)
+    report["within_target"] = imports["ratio"] <= TARGET_RATIO
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

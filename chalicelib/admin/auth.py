@@ -1,0 +1,105 @@
+"""Bearer-token auth for ``/v1`` (admin-api.md, Auth).
+
+The expected token comes from the SSM SecureString parameter named by
+``RTDCS_ADMIN_TOKEN_PARAMETER`` (AWS; read once per container through an injected client and
+cached), else from ``RTDCS_ADMIN_TOKEN`` (local stack, tests). No token configured means every
+call is refused (fail closed). The comparison is constant-time.
+
+The check runs inside the Lambda handler (a decorator on each admin route, see
+routes/admin.py), so ``chalice local``, ``chalice.test.Client`` and AWS behave the same.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import threading
+from typing import Any, Callable, Mapping
+
+from chalicelib.admin.errors import ApiError
+
+TOKEN_ENV = "RTDCS_ADMIN_TOKEN"
+PARAMETER_ENV = "RTDCS_ADMIN_TOKEN_PARAMETER"
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="rtdcs-admin"'}
+
+
+class TokenUnavailable(RuntimeError):
+    """The configured SSM parameter could not be read (the call is refused, 503)."""
+
+
+def default_ssm_client() -> Any:
+    import boto3
+    from botocore.config import Config
+
+    config = Config(connect_timeout=1, read_timeout=2, retries={"max_attempts": 2})
+    return boto3.session.Session().client("ssm", config=config)
+
+
+class AdminTokenSource:
+    """The token callers must present. Reads the environment on every call (cheap; tests
+    change it), and the SSM parameter once per parameter name."""
+
+    def __init__(
+        self,
+        ssm_client_factory: Callable[[], Any] = default_ssm_client,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        self._ssm_client_factory = ssm_client_factory
+        self._env = env
+        self._lock = threading.Lock()
+        self._client: Any = None
+        self._cached: tuple[str, str] | None = None  # (parameter name, value)
+
+    def token(self) -> str | None:
+        env = os.environ if self._env is None else self._env
+        parameter = env.get(PARAMETER_ENV, "").strip()
+        if parameter:
+            return self._from_ssm(parameter) or None
+        return env.get(TOKEN_ENV) or None
+
+    def _from_ssm(self, name: str) -> str:
+        cached = self._cached
+        if cached is not None and cached[0] == name:
+            return cached[1]
+        with self._lock:
+            if self._cached is not None and self._cached[0] == name:
+                return self._cached[1]
+            try:
+                if self._client is None:
+                    self._client = self._ssm_client_factory()
+                answer = self._client.get_parameter(Name=name, WithDecryption=True)
+                value = str(answer["Parameter"]["Value"])
+            except Exception as exc:  # noqa: BLE001 - any failure: refuse, retry next call
+                raise TokenUnavailable(f"{type(exc).__name__} reading {name}") from exc
+            self._cached = (name, value)
+            return value
+
+
+def bearer_token(headers: Mapping[str, str]) -> str | None:
+    raw = next((v for k, v in headers.items() if k.lower() == "authorization"), None)
+    if raw is None:
+        return None
+    scheme, _, token = raw.strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    token = token.strip()
+    return token or None
+
+
+def authorize(headers: Mapping[str, str], source: AdminTokenSource) -> None:
+    """Raise a 401 (or 503) :class:`ApiError` unless the request carries the admin token."""
+    try:
+        expected = source.token()
+    except TokenUnavailable as exc:
+        raise ApiError(503, "auth_unavailable", "the admin token cannot be read now; retry "
+                       "later") from exc
+    presented = bearer_token(headers)
+    if presented is None:
+        raise ApiError(401, "unauthorized", "missing Authorization: Bearer <token>",
+                       headers=_CHALLENGE)
+    # Compared even when no token is configured, so timing tells nothing; then refused.
+    ok = hmac.compare_digest(
+        presented.encode("utf-8", "replace"), (expected or "").encode("utf-8", "replace")
+    )
+    if not ok or not expected:
+        raise ApiError(401, "unauthorized", "invalid admin token", headers=_CHALLENGE)

@@ -1,0 +1,426 @@
+"""Checks that need the rest of the catalog: references, uniqueness, rules, objects in use.
+
+Every function works on a :class:`CatalogIndex` built from one consistent snapshot; the
+write that follows is conditioned on that snapshot's version (store/catalog.py), so what
+was checked is what gets committed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, Iterable, Mapping, Sequence
+from urllib.parse import urlsplit
+
+import jmespath
+from jmespath.exceptions import JMESPathError
+
+from chalicelib.admin.errors import ApiError, bad_request, conflict
+from chalicelib.admin.schemas import (
+    DESTINATION_DEFAULTS,
+    DESTINATION_FIELDS_BY_TYPE,
+    RESERVED_AUTH_HEADERS,
+    ResourceSpec,
+)
+from chalicelib.rules.validation import (
+    ValidationError,
+    validate_segment_rule,
+    validate_trait_rule,
+)
+from chalicelib.store.catalog import Snapshot
+
+RULE_BASED = "RULE_BASED_TRAIT"
+ON_BOARDED = "ON_BOARDED_TRAIT"
+SYNC_DEFAULTS: Mapping[str, Any] = {
+    "syncTtl": 10_080,
+    "syncTag": "img",
+    "syncOnPage": False,
+    "syncNsid": 0,
+    "syncRedirectDomains": [],
+}
+_SYNC_URL_PREFIXES = ("https://", "http://", "//", "%http_proto%://")
+# A trait reference in a segment rule: digits then T, no space (rules.md 2.1).
+_TRAIT_REF = re.compile(r"(?<![A-Za-z0-9_])([0-9]+)[Tt](?![A-Za-z0-9_])")
+_ID_FIELDS = {
+    "datasource": "dataSourceId",
+    "trait": "sid",
+    "segment": "sid",
+    "provider": "pid",
+    "destination": "destinationId",
+    "mapping": "mappingId",
+}
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+class CatalogIndex:
+    """Lookups over one snapshot."""
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        self.snapshot = snapshot
+
+    def objects(self, kind: str) -> Sequence[dict[str, Any]]:
+        return self.snapshot.objects.get(kind, ())
+
+    def by_id(self, kind: str) -> dict[int, dict[str, Any]]:
+        return self._by_id[kind]
+
+    @cached_property
+    def _by_id(self) -> dict[str, dict[int, dict[str, Any]]]:
+        out: dict[str, dict[int, dict[str, Any]]] = {}
+        for kind, id_field in _ID_FIELDS.items():
+            out[kind] = {}
+            for obj in self.objects(kind):
+                object_id = _int(obj.get(id_field))
+                if object_id is not None:
+                    out[kind][object_id] = obj
+        return out
+
+    def trait_types(self, override: tuple[int, str] | None = None) -> dict[int, str]:
+        types = {sid: str(t.get("traitType", "")) for sid, t in self.by_id("trait").items()}
+        if override is not None:
+            types[override[0]] = override[1]
+        return types
+
+    def segment_references(self, segment: Mapping[str, Any]) -> frozenset[int]:
+        """The traits a stored segment names. Parsed when it validates; otherwise every
+        ``<digits>T`` token, a superset, so a trait in use is never taken for unused."""
+        text = str(segment.get("segmentRule", ""))
+        try:
+            return validate_segment_rule(text, self.trait_types())
+        except ValidationError:
+            return frozenset(int(m.group(1)) for m in _TRAIT_REF.finditer(text))
+
+
+@dataclass(frozen=True)
+class CheckContext:
+    index: CatalogIndex
+    http_hosts: tuple[str, ...]  # hosts that may use plain http (RTDCS_PROVIDERS_HTTP_HOSTS)
+    object_id: int | None = None  # None on create
+    existing: Mapping[str, Any] | None = None  # the stored object, on replace
+    parent_id: int | None = None  # mappings: the destination
+
+
+def check(spec: ResourceSpec, body: dict[str, Any], ctx: CheckContext) -> dict[str, Any]:
+    """Check a structurally valid body against the catalog; return it with the defaults that
+    depend on other fields (sync and destination-type defaults)."""
+    checker = _CHECKS[spec.kind]
+    return checker(body, ctx)
+
+
+def delete_blocker(spec: ResourceSpec, object_id: int, index: CatalogIndex) -> ApiError | None:
+    """Why ``object_id`` may not be deleted (409), or None."""
+    users: list[str] = []
+    if spec.kind == "datasource":
+        for kind, label in (("trait", "traits"), ("provider", "providers"),
+                            ("segment", "segments"), ("destination", "destinations")):
+            ids = [i for i, o in index.by_id(kind).items()
+                   if _int(o.get("dataSourceId")) == object_id]
+            if ids:
+                users.append(f"{label} {_list(ids)}")
+    elif spec.kind == "trait":
+        ids = [sid for sid, seg in index.by_id("segment").items()
+               if object_id in index.segment_references(seg)]
+        if ids:
+            users.append(f"segments {_list(ids)}")
+    elif spec.kind == "segment":
+        ids = [i for i, m in index.by_id("mapping").items() if _int(m.get("sid")) == object_id]
+        if ids:
+            users.append(f"mappings {_list(ids)}")
+    elif spec.kind == "destination":
+        ids = [i for i, m in index.by_id("mapping").items()
+               if _int(m.get("destinationId")) == object_id]
+        if ids:
+            users.append(f"mappings {_list(ids)} (delete them first)")
+    if not users:
+        return None
+    return conflict("in_use", f"{spec.kind} {object_id} is used by {'; '.join(users)}")
+
+
+def _list(ids: Iterable[int]) -> str:
+    ordered = sorted(ids)
+    shown = ", ".join(str(i) for i in ordered[:20])
+    return shown + (f" and {len(ordered) - 20} more" if len(ordered) > 20 else "")
+
+
+# ---- shared checks ------------------------------------------------------------------------------
+
+
+def _require_data_source(body: Mapping[str, Any], ctx: CheckContext) -> None:
+    ds = body.get("dataSourceId")
+    if ds is not None and ds not in ctx.index.by_id("datasource"):
+        raise bad_request("invalid_reference", f"data source {ds} does not exist", "dataSourceId")
+
+
+def _others(kind: str, ctx: CheckContext) -> Iterable[tuple[int, dict[str, Any]]]:
+    return ((i, o) for i, o in ctx.index.by_id(kind).items() if i != ctx.object_id)
+
+
+def check_url(url: str, field: str, http_hosts: tuple[str, ...]) -> None:
+    """https only; plain http only for the allow-listed hosts; no credentials in the URL."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError as exc:
+        raise bad_request("invalid_value", f"{field} is not a valid URL ({exc})", field) from exc
+    if parts.scheme not in ("https", "http") or not host:
+        raise bad_request("invalid_value", f"{field} must be an absolute https:// URL", field)
+    if parts.scheme == "http" and host not in http_hosts:
+        raise bad_request(
+            "invalid_value",
+            f"{field} must use https:// (plain http only for hosts in "
+            f"RTDCS_PROVIDERS_HTTP_HOSTS)",
+            field,
+        )
+    if parts.username is not None or parts.password is not None:
+        raise bad_request(
+            "invalid_value", f"{field} must not carry credentials; use auth.secretRef", field
+        )
+    if any(c.isspace() for c in url):
+        raise bad_request("invalid_value", f"{field} must not contain whitespace", field)
+
+
+def _rule_error(exc: ValidationError) -> ApiError:
+    return bad_request(exc.code, exc.message, exc.field, exc.position)
+
+
+# ---- per kind ---------------------------------------------------------------------------------
+
+
+def _check_datasource(body: dict[str, Any], ctx: CheckContext) -> dict[str, Any]:
+    code = body.get("integrationCode")
+    if code is not None:
+        for other_id, other in _others("datasource", ctx):
+            if other.get("integrationCode") == code:
+                raise conflict(
+                    "duplicate",
+                    f"integrationCode {code!r} is already used by data source {other_id}",
+                    "integrationCode",
+                )
+    sync_url = body.get("syncUrl")
+    if sync_url is not None:
+        if not sync_url.lower().startswith(_SYNC_URL_PREFIXES) or any(
+            c.isspace() for c in sync_url
+        ):
+            raise bad_request(
+                "invalid_value",
+                "syncUrl must start with https://, http://, // or %HTTP_PROTO%://",
+                "syncUrl",
+            )
+        body = {**body, **{k: v for k, v in SYNC_DEFAULTS.items() if k not in body}}
+    return body
+
+
+def _check_trait(body: dict[str, Any], ctx: CheckContext) -> dict[str, Any]:
+    _require_data_source(body, ctx)
+    trait_type = body["traitType"]
+    if trait_type == RULE_BASED:
+        if "traitRule" not in body:
+            raise bad_request("missing_field", "traitRule is required for RULE_BASED_TRAIT",
+                              "traitRule")
+        if "providerSegmentId" in body:
+            raise bad_request("invalid_field", "providerSegmentId is for ON_BOARDED_TRAIT only",
+                              "providerSegmentId")
+        try:
+            validate_trait_rule(body["traitRule"])
+        except ValidationError as exc:
+            raise _rule_error(exc) from exc
+    elif "traitRule" in body:
+        raise bad_request("invalid_field", "traitRule is for RULE_BASED_TRAIT only", "traitRule")
+    ds = body["dataSourceId"]
+    code = body.get("integrationCode")
+    segment_id = body.get("providerSegmentId")
+    for other_id, other in _others("trait", ctx):
+        if _int(other.get("dataSourceId")) != ds:
+            continue
+        if code is not None and other.get("integrationCode") == code:
+            raise conflict(
+                "duplicate",
+                f"integrationCode {code!r} is already used by trait {other_id} in data source "
+                f"{ds}",
+                "integrationCode",
+            )
+        if segment_id is not None and other.get("providerSegmentId") == segment_id:
+            raise conflict(
+                "duplicate",
+                f"provider segment {segment_id!r} of data source {ds} is already mapped to "
+                f"trait {other_id}",
+                "providerSegmentId",
+            )
+    if ctx.object_id is not None:
+        _check_segments_still_valid(ctx, trait_type)
+    return body
+
+
+def _check_segments_still_valid(ctx: CheckContext, trait_type: str) -> None:
+    """A trait that changes type must not break the segments that use it (frequency needs
+    rule-based traits)."""
+    assert ctx.object_id is not None
+    if ctx.existing is not None and ctx.existing.get("traitType") == trait_type:
+        return
+    types = ctx.index.trait_types(override=(ctx.object_id, trait_type))
+    for sid, segment in sorted(ctx.index.by_id("segment").items()):
+        if ctx.object_id not in ctx.index.segment_references(segment):
+            continue
+        try:
+            validate_segment_rule(str(segment.get("segmentRule", "")), types)
+        except ValidationError as exc:
+            raise conflict(
+                "in_use",
+                f"segment {sid} uses trait {ctx.object_id} and would become invalid: "
+                f"{exc.message}",
+                "traitType",
+            ) from exc
+
+
+def _check_segment(body: dict[str, Any], ctx: CheckContext) -> dict[str, Any]:
+    _require_data_source(body, ctx)
+    try:
+        validate_segment_rule(body["segmentRule"], ctx.index.trait_types())
+    except ValidationError as exc:
+        raise _rule_error(exc) from exc
+    return body
+
+
+def _check_provider(body: dict[str, Any], ctx: CheckContext) -> dict[str, Any]:
+    _require_data_source(body, ctx)
+    check_url(body["url"], "url", ctx.http_hosts)
+    ds = body["dataSourceId"]
+    for other_id, other in _others("provider", ctx):
+        if _int(other.get("dataSourceId")) == ds:
+            raise conflict(
+                "duplicate",
+                f"data source {ds} already belongs to provider {other_id} (one provider per "
+                f"data source)",
+                "dataSourceId",
+            )
+    _check_auth(body.get("auth"), ctx)
+    path = body.get("segmentsPath")
+    if path is not None:
+        try:
+            jmespath.compile(path)
+        except (JMESPathError, ValueError, TypeError) as exc:
+            raise bad_request(
+                "invalid_value", f"segmentsPath is not a JMESPath expression: {exc}",
+                "segmentsPath",
+            ) from exc
+    return body
+
+
+def _check_destination(body: dict[str, Any], ctx: CheckContext) -> dict[str, Any]:
+    kind = body["destinationType"]
+    allowed = DESTINATION_FIELDS_BY_TYPE[kind]
+    for key in body:
+        if key in ("name", "destinationType", "status", "description"):
+            continue
+        if key not in allowed:
+            raise bad_request("invalid_field", f"{key} is not a field of {kind} destinations",
+                              key)
+    body = {**body, **{k: v for k, v in DESTINATION_DEFAULTS[kind].items() if k not in body}}
+    if kind == "ADS":
+        if "cookieName" not in body:
+            raise bad_request("missing_field", "cookieName is required for ADS destinations",
+                              "cookieName")
+        if body["formatType"] == "single_key" and "singleKey" not in body:
+            raise bad_request("missing_field", "singleKey is required for formatType "
+                              "single_key", "singleKey")
+    elif kind == "PUSH":
+        for key in ("urlFormatString", "secureUrlFormatString"):
+            if body.get("serializationEnabled") and key not in body:
+                raise bad_request("missing_field",
+                                  f"{key} is required for serialized PUSH destinations", key)
+            if key in body:
+                _check_push_url(body[key], key, secure=key.startswith("secure"))
+                if "%ALIAS%" not in body[key]:
+                    raise bad_request("invalid_value", f"{key} must contain %ALIAS%", key)
+    else:  # S2S
+        for key in ("url", "dataSourceId"):
+            if key not in body:
+                raise bad_request("missing_field", f"{key} is required for S2S destinations",
+                                  key)
+        check_url(body["url"], "url", ctx.http_hosts)
+        _require_data_source(body, ctx)
+        _check_auth(body.get("auth"), ctx)
+    if ctx.existing is not None and ctx.existing.get("destinationType") != kind:
+        mappings = [i for i, m in ctx.index.by_id("mapping").items()
+                    if _int(m.get("destinationId")) == ctx.object_id]
+        if mappings:
+            raise conflict("in_use", f"destinationType cannot change while mappings "
+                           f"{_list(mappings)} exist", "destinationType")
+    return body
+
+
+def _check_auth(auth: Any, ctx: CheckContext) -> None:
+    if not isinstance(auth, dict):
+        return
+    header = auth.get("header")
+    if isinstance(header, str) and header.lower() in RESERVED_AUTH_HEADERS:
+        raise bad_request("invalid_value", f"auth.header may not be {header}", "auth.header")
+    if auth.get("type") == "oauth2":
+        check_url(auth["tokenUrl"], "auth.tokenUrl", ctx.http_hosts)
+
+
+def _check_push_url(url: str, field: str, secure: bool) -> None:
+    lowered = url.lower()
+    schemes = ("https://",) if secure else ("https://", "http://")
+    if not lowered.startswith(schemes) or any(c.isspace() for c in url):
+        need = "https://" if secure else "http:// or https://"
+        raise bad_request("invalid_value", f"{field} must start with {need}", field)
+
+
+def _check_mapping(body: dict[str, Any], ctx: CheckContext) -> dict[str, Any]:
+    assert ctx.parent_id is not None  # the service checked the destination exists
+    destination = ctx.index.by_id("destination")[ctx.parent_id]
+    sid = body["sid"]
+    if sid not in ctx.index.by_id("segment"):
+        raise bad_request("invalid_reference", f"segment {sid} does not exist", "sid")
+    kind = destination.get("destinationType")
+    allowed = {"ADS": {"valueString"}, "PUSH": {"traitAlias", "url", "secureUrl"},
+               "S2S": {"traitAlias"}}
+    for key in ("valueString", "traitAlias", "url", "secureUrl"):
+        if key in body and key not in allowed.get(str(kind), set()):
+            raise bad_request("invalid_field", f"{key} is not a field of {kind} mappings", key)
+    if kind == "ADS":
+        if "valueString" not in body:
+            raise bad_request("missing_field", "valueString is required for ADS mappings",
+                              "valueString")
+        separator = str(destination.get("keySeparator", "="))
+        if destination.get("formatType") == "key_value" and separator not in body["valueString"]:
+            raise bad_request("invalid_value", f"valueString must be a key{separator}value "
+                              "pair for key_value destinations", "valueString")
+    elif kind == "PUSH":
+        if destination.get("serializationEnabled") and "traitAlias" not in body:
+            raise bad_request("missing_field", "traitAlias is required for serialized PUSH "
+                              "destinations", "traitAlias")
+        if not destination.get("serializationEnabled") and "url" not in body:
+            raise bad_request("missing_field", "url is required for PUSH destinations that "
+                              "are not serialized", "url")
+        if "url" in body:
+            _check_push_url(body["url"], "url", secure=False)
+        if "secureUrl" in body:
+            _check_push_url(body["secureUrl"], "secureUrl", secure=True)
+    start, end = body.get("startDate"), body.get("endDate")
+    if start is not None and end is not None and end <= start:
+        raise bad_request("out_of_range", "endDate must be after startDate", "endDate")
+    for other_id, other in _others("mapping", ctx):
+        if _int(other.get("destinationId")) == ctx.parent_id and _int(other.get("sid")) == sid:
+            raise conflict("duplicate", f"segment {sid} is already mapped to destination "
+                           f"{ctx.parent_id} by mapping {other_id}", "sid")
+    return body
+
+
+_CHECKS = {
+    "datasource": _check_datasource,
+    "trait": _check_trait,
+    "segment": _check_segment,
+    "provider": _check_provider,
+    "destination": _check_destination,
+    "mapping": _check_mapping,
+}

@@ -1,0 +1,329 @@
+"""The OpenAPI 3.1 document of ``/v1``, generated from the same field definitions that check
+request bodies (schemas.py), so the document cannot drift from the validator. A route test
+checks that every ``/v1`` route of the Chalice app is documented with the same methods."""
+
+from __future__ import annotations
+
+import copy
+import functools
+from typing import Any
+
+from chalicelib.admin.body import MAX_BODY_BYTES
+from chalicelib.admin.schemas import RESOURCES, WRITE_ONLY_AUTH_FIELD, ResourceSpec
+from chalicelib.admin.service import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+
+OPENAPI_PATH = "/v1/openapi.json"
+CATALOG_VERSION_PATH = "/v1/catalog/version"
+SETTINGS_PATH = "/v1/settings"
+
+_ERROR_CODES = {
+    "400": "Bad input: invalid_json, invalid_body, unknown_field, invalid_field, invalid_type, "
+    "missing_field, out_of_range, invalid_value, invalid_rule (with position), "
+    "invalid_reference",
+    "401": "Missing or wrong bearer token (unauthorized)",
+    "404": "Unknown id (not_found)",
+    "409": "Conflict: in_use, duplicate, id_reserved, concurrent_change",
+    "413": f"Body larger than {MAX_BODY_BYTES} bytes (payload_too_large)",
+    "415": "Body is not application/json (unsupported_media_type)",
+    "503": "Storage or token store unavailable (storage_unavailable, auth_unavailable)",
+}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _error(status: str) -> dict[str, Any]:
+    return {
+        "description": _ERROR_CODES[status],
+        "content": {"application/json": {"schema": _ref("Error")}},
+    }
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _strip_secret(schema: Any, drop: bool) -> Any:
+    """Auth objects: ``secretRef`` is never returned (drop) and optional on input."""
+    if isinstance(schema, dict):
+        out = {k: _strip_secret(v, drop) for k, v in schema.items()}
+        props = out.get("properties")
+        if isinstance(props, dict) and WRITE_ONLY_AUTH_FIELD in props:
+            if drop:
+                props.pop(WRITE_ONLY_AUTH_FIELD)
+            else:
+                props[WRITE_ONLY_AUTH_FIELD] = {
+                    **props[WRITE_ONLY_AUTH_FIELD],
+                    "writeOnly": True,
+                    "description": "Required on create; on PUT, leave it out to keep the "
+                    "stored one. Never returned.",
+                }
+            required = [r for r in out.get("required", []) if r != WRITE_ONLY_AUTH_FIELD]
+            if required:
+                out["required"] = required
+            else:
+                out.pop("required", None)
+        return out
+    if isinstance(schema, list):
+        return [_strip_secret(v, drop) for v in schema]
+    return schema
+
+
+def _read_only_props(spec: ResourceSpec) -> dict[str, Any]:
+    props: dict[str, Any] = {
+        spec.id_field: {"type": "integer", "minimum": 1, "readOnly": True,
+                        "description": "assigned by the server (or given on create, above "
+                        "every id so far); never reused"},
+    }
+    if spec.parent_field:
+        props[spec.parent_field] = {"type": "integer", "minimum": 1, "readOnly": True,
+                                    "description": "from the path"}
+    for key in ("createTime", "updateTime"):
+        props[key] = {"type": "integer", "minimum": 0, "readOnly": True,
+                      "description": "epoch ms (0 for objects written outside the API)"}
+    return props
+
+
+def _input_schema(spec: ResourceSpec) -> dict[str, Any]:
+    schema = _strip_secret(copy.deepcopy(spec.body.schema()), drop=False)
+    schema["properties"] = {**_read_only_props(spec), **schema["properties"]}
+    return schema
+
+
+def _output_schema(spec: ResourceSpec) -> dict[str, Any]:
+    schema = _strip_secret(copy.deepcopy(spec.body.schema()), drop=True)
+    schema["properties"] = {**_read_only_props(spec), **schema["properties"]}
+    for prop in schema["properties"].values():
+        prop.pop("readOnly", None)
+    fixed = [spec.id_field, *([spec.parent_field] if spec.parent_field else []),
+             "createTime", "updateTime"]
+    schema["required"] = fixed + list(schema.get("required", []))
+    return schema
+
+
+def _list_schema(spec: ResourceSpec) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {
+            "items": {"type": "array", "items": _ref(spec.title)},
+            "page": {"type": "integer", "minimum": 0},
+            "pageSize": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE},
+            "total": {"type": "integer", "minimum": 0},
+        },
+        "required": ["items", "page", "pageSize", "total"],
+        "additionalProperties": False,
+    }
+
+
+def _path_params(spec: ResourceSpec, item: bool) -> list[dict[str, Any]]:
+    names = [spec.parent_field] if spec.parent_field else []
+    if item:
+        names.append(spec.id_field)
+    return [
+        {"name": n, "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
+        for n in names if n
+    ]
+
+
+_PAGING = [
+    {"name": "page", "in": "query", "required": False,
+     "description": "0-based page number",
+     "schema": {"type": "integer", "minimum": 0, "default": 0}},
+    {"name": "pageSize", "in": "query", "required": False,
+     "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE,
+                "default": DEFAULT_PAGE_SIZE}},
+]
+
+
+def _resource_paths(spec: ResourceSpec) -> dict[str, Any]:
+    title, tag = spec.title, spec.title
+    body = {"required": True, "content": {"application/json": {"schema": _ref(f"{title}Input")}}}
+    collection = {
+        "parameters": _path_params(spec, item=False),
+        "get": {
+            "operationId": f"list{title}s", "tags": [tag],
+            "summary": f"List {spec.kind}s, ordered by {spec.id_field}",
+            "parameters": _PAGING,
+            "responses": {"200": _json(_ref(f"{title}List"), "One page"),
+                          **{s: _error(s) for s in ("400", "401", "404", "503")}},
+        },
+        "post": {
+            "operationId": f"create{title}", "tags": [tag], "summary": f"Create a {spec.kind}",
+            "requestBody": body,
+            "responses": {"201": _json(_ref(title), "Created (Location names it)"),
+                          **{s: _error(s) for s in
+                             ("400", "401", "404", "409", "413", "415", "503")}},
+        },
+    }
+    item = {
+        "parameters": _path_params(spec, item=True),
+        "get": {
+            "operationId": f"get{title}", "tags": [tag], "summary": f"One {spec.kind}",
+            "responses": {"200": _json(_ref(title), "The object"),
+                          **{s: _error(s) for s in ("401", "404", "503")}},
+        },
+        "put": {
+            "operationId": f"replace{title}", "tags": [tag],
+            "summary": f"Replace a {spec.kind} (every field; omitted optional fields are "
+            "unset or take their default)",
+            "requestBody": body,
+            "responses": {"200": _json(_ref(title), "Replaced"),
+                          **{s: _error(s) for s in
+                             ("400", "401", "404", "409", "413", "415", "503")}},
+        },
+        "delete": {
+            "operationId": f"delete{title}", "tags": [tag],
+            "summary": f"Delete a {spec.kind} (final; its id is never reused)",
+            "responses": {"204": {"description": "Deleted"},
+                          **{s: _error(s) for s in ("401", "404", "409", "503")}},
+        },
+    }
+    return {spec.collection: collection, spec.item_path: item}
+
+
+_ERROR_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "error": {
+            "type": "object",
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "field": {"type": "string"},
+                "position": {"type": "integer", "minimum": 0},
+            },
+            "required": ["code", "message"],
+            "additionalProperties": False,
+        }
+    },
+    "required": ["error"],
+    "additionalProperties": False,
+}
+
+_CATALOG_VERSION_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "version": {"type": "integer", "minimum": 0,
+                    "description": "the catalog version this container's event path serves"},
+        "storedVersion": {"type": "integer", "minimum": 0,
+                          "description": "the latest version in the catalog table"},
+        "refreshSeconds": {"type": "number", "minimum": 0,
+                           "description": "how often containers check the stored version"},
+    },
+    "required": ["version", "storedVersion", "refreshSeconds"],
+    "additionalProperties": False,
+}
+
+_SETTINGS_SCHEMA = {
+    "type": "object",
+    "description": "The deployment settings (RTDCS_* variables), secrets omitted.",
+    "additionalProperties": {
+        "anyOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"},
+                  {"type": "array", "items": {"type": "string"}}, {"type": "null"}]
+    },
+}
+
+
+_PROFILE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["uuid", "optedOut"],
+    "properties": {
+        "uuid": {"type": "string", "pattern": "^[0-9]{38}$"},
+        "optedOut": {"type": "boolean"},
+        "optedOutAt": {"type": "integer"},
+        "traits": {"type": "object", "additionalProperties": {
+            "type": "array", "items": {"type": "string", "format": "date-time"}}},
+        "segments": {"type": "array", "items": {"type": "integer"}},
+        "syncedIds": {"type": "object", "additionalProperties": {"type": "string"}},
+        "providerCache": {"type": "object"},
+        "lastSeen": {"type": ["string", "null"]},
+        "expiresAt": {"type": ["string", "null"]},
+        "other": {"type": "object"},
+    },
+}
+_UUID_PARAM = {"name": "uuid", "in": "path", "required": True,
+               "schema": {"type": "string", "pattern": "^[0-9]{38}$"}}
+
+
+def _operations_paths() -> dict[str, Any]:
+    """Privacy (profiles) and provider statistics."""
+    profile_ok = _json(_PROFILE_SCHEMA, "Everything stored about the visitor")
+    return {
+        "/v1/profiles/by-id": {"get": {
+            "operationId": "getProfileById", "tags": ["Privacy"],
+            "summary": "A profile found through a synced or declared id",
+            "parameters": [
+                {"name": "dpid", "in": "query", "required": True, "schema": {"type": "integer"}},
+                {"name": "dpuuid", "in": "query", "required": True, "schema": {"type": "string"}},
+            ],
+            "responses": {"200": profile_ok, **{s: _error(s) for s in ("400", "401", "404")}},
+        }},
+        "/v1/profiles/{uuid}": {
+            "get": {
+                "operationId": "getProfile", "tags": ["Privacy"],
+                "summary": "Everything stored about a visitor", "parameters": [_UUID_PARAM],
+                "responses": {"200": profile_ok, **{s: _error(s) for s in ("400", "401", "404")}},
+            },
+            "delete": {
+                "operationId": "deleteProfile", "tags": ["Privacy"],
+                "summary": "Remove the profile and the id links pointing to it (an opt-out stays)",
+                "parameters": [_UUID_PARAM],
+                "responses": {"204": {"description": "Deleted"},
+                              **{s: _error(s) for s in ("400", "401", "404")}},
+            },
+        },
+        "/v1/stats/providers": {"get": {
+            "operationId": "getProviderStats", "tags": ["Operations"],
+            "summary": "Per provider and container: calls, answers, timeouts, errors by kind, "
+                       "skips by reason, latency p50/p95/p99, breaker state",
+            "responses": {"200": _json({"type": "object", "required": ["providers"]},
+                                       "Provider statistics"), "401": _error("401")},
+        }},
+    }
+
+
+@functools.lru_cache(maxsize=1)
+def document() -> dict[str, Any]:
+    schemas: dict[str, Any] = {"Error": _ERROR_SCHEMA, "CatalogVersion": _CATALOG_VERSION_SCHEMA,
+                               "Settings": _SETTINGS_SCHEMA}
+    paths: dict[str, Any] = {}
+    for spec in RESOURCES:
+        schemas[f"{spec.title}Input"] = _input_schema(spec)
+        schemas[spec.title] = _output_schema(spec)
+        schemas[f"{spec.title}List"] = _list_schema(spec)
+        paths.update(_resource_paths(spec))
+    paths[CATALOG_VERSION_PATH] = {"get": {
+        "operationId": "getCatalogVersion", "tags": ["Operations"],
+        "summary": "The catalog version served by the container answering, and the stored one",
+        "responses": {"200": _json(_ref("CatalogVersion"), "Versions"),
+                      **{s: _error(s) for s in ("401", "503")}},
+    }}
+    paths[SETTINGS_PATH] = {"get": {
+        "operationId": "getSettings", "tags": ["Operations"],
+        "summary": "Deployment settings, secrets omitted",
+        "responses": {"200": _json(_ref("Settings"), "Settings"), "401": _error("401")},
+    }}
+    paths.update(_operations_paths())
+    paths[OPENAPI_PATH] = {"get": {
+        "operationId": "getOpenApi", "tags": ["Operations"], "security": [],
+        "summary": "This document (no token needed: it holds no data)",
+        "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1 document")},
+    }}
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "rtdcs admin API",
+            "version": "1",
+            "description": "Configure rtdcs: data sources, providers, traits, segments, "
+            "destinations and mappings. Every route but this document needs "
+            "`Authorization: Bearer <token>`. Errors: `{\"error\": {\"code\", \"message\", "
+            "\"field\", \"position\"}}`. See docs/admin-api.md.",
+        },
+        "security": [{"bearerAuth": []}],
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
+        },
+    }

@@ -1,0 +1,114 @@
+"""Privacy routes' logic (admin-api.md, Privacy): export and delete a visitor's profile."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any, Mapping, Protocol, Sequence
+
+from chalicelib.admin.errors import bad_request, not_found
+from chalicelib.dcs.declared_ids import dpuuid_problem
+from chalicelib.dcs.ids import is_valid_uuid
+from chalicelib.identity import DeclaredId
+from chalicelib.store.idmap import LinkRecord
+from chalicelib.store.profiles import stamp_seconds
+
+
+class ProfileStore(Protocol):
+    def raw_item(self, uuid: str) -> dict[str, Any] | None: ...
+
+    def delete(self, uuid: str) -> dict[str, Any] | None: ...
+
+
+class LinkStore(Protocol):
+    def read(self, ids: Sequence[DeclaredId], now: float) -> dict[tuple[int, str], LinkRecord]: ...
+
+    def delete_links_to(self, uuid: str, ids: Sequence[tuple[int, str]]) -> None: ...
+
+
+def _iso(seconds: float) -> str:
+    return dt.datetime.fromtimestamp(seconds, tz=dt.timezone.utc).isoformat().replace(
+        "+00:00", "Z")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, (set, frozenset, list, tuple)):
+        return sorted(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def profile_view(item: Mapping[str, Any]) -> dict[str, Any]:
+    """Everything stored about a visitor, in admin-API terms."""
+    if "optout" in item:
+        return {"uuid": item["uuid"], "optedOut": True, "optedOutAt": int(item["optout"])}
+    traits = {}
+    synced: dict[str, str] = {}
+    cache: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    for name, value in item.items():
+        if name.startswith("r") and name[1:].isdigit():
+            traits[name[1:]] = [_iso(stamp_seconds(s)) for s in sorted(value)]
+        elif name.startswith("i") and name[1:].isdigit():
+            synced[name[1:]] = str(value)
+        elif name.startswith("pc") and name[2:].isdigit():
+            cache[name[2:]] = _plain(value)
+        elif name not in ("uuid", "segs", "seen", "expires_at"):
+            extra[name] = _plain(value)
+    view: dict[str, Any] = {
+        "uuid": item["uuid"],
+        "optedOut": False,
+        "traits": traits,
+        "segments": sorted(int(s) for s in item.get("segs", ())),
+        "syncedIds": synced,
+        "providerCache": cache,
+        "lastSeen": _iso(float(item["seen"])) if "seen" in item else None,
+        "expiresAt": _iso(float(item["expires_at"])) if "expires_at" in item else None,
+    }
+    if extra:
+        view["other"] = extra
+    return view
+
+
+def checked_uuid(uuid: str) -> str:
+    if not is_valid_uuid(uuid):
+        raise bad_request("invalid_uuid", "a UUID is 38 digits, not all zeros", "uuid")
+    return uuid
+
+
+def uuid_for_id(links: LinkStore, dpid: str | None, dpuuid: str | None, now: float) -> str:
+    if not dpid or not dpid.isdigit():
+        raise bad_request("invalid_field", "dpid must be a data source id", "dpid")
+    if not dpuuid or dpuuid_problem(dpuuid):
+        raise bad_request("invalid_field", "dpuuid is not a valid partner id", "dpuuid")
+    declared = DeclaredId(int(dpid), dpuuid)
+    uuid = links.read([declared], now).get(declared.key, LinkRecord()).most_recent()
+    if uuid is None:
+        raise not_found(f"profile for dpid {dpid}")
+    return uuid
+
+
+def export_profile(profiles: ProfileStore, uuid: str) -> dict[str, Any]:
+    item = profiles.raw_item(checked_uuid(uuid))
+    if item is None:
+        raise not_found(f"profile {uuid}")
+    return profile_view(item)
+
+
+def delete_profile(profiles: ProfileStore, links: LinkStore, uuid: str) -> None:
+    """Remove the profile and the ID links that point to it; an opt-out marker stays."""
+    item = profiles.raw_item(checked_uuid(uuid))
+    if item is None:
+        raise not_found(f"profile {uuid}")
+    if "optout" in item:
+        return  # the profile data is already gone; the opt-out itself is never removed here
+    ids = [
+        (int(name[1:]), str(value))
+        for name, value in item.items()
+        if name.startswith("i") and name[1:].isdigit()
+    ]
+    links.delete_links_to(uuid, ids)
+    profiles.delete(uuid)

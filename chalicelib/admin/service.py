@@ -1,0 +1,276 @@
+"""Admin operations on catalog resources: list, get, create, replace, delete.
+
+Each change: a consistent snapshot, the structural and catalog checks, then one transaction
+that writes the object and bumps the catalog version once, conditioned on the snapshot's
+version (store/catalog.py). If another change landed in between, the whole thing is redone on
+a fresh snapshot (at most ``attempts`` times, then 409 ``concurrent_change``).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, Mapping
+
+from chalicelib.admin import checks
+from chalicelib.admin.errors import ApiError, bad_request, conflict, not_found
+from chalicelib.admin.fields import MAX_ID
+from chalicelib.admin.schemas import WRITE_ONLY_AUTH_FIELD, ResourceSpec
+from chalicelib.store.catalog import CatalogRepository, ConcurrentChange
+
+DEFAULT_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 1000
+_TIME_FIELDS = ("createTime", "updateTime")
+
+
+def parse_id(raw: str | None, what: str) -> int:
+    """A path id; anything but a positive 32-bit integer names nothing (404)."""
+    text = raw or ""
+    if not text.isdigit() or len(text) > 10 or not 1 <= int(text) <= MAX_ID:
+        raise not_found(what)
+    return int(text)
+
+
+def parse_paging(query: Mapping[str, str] | None) -> tuple[int, int]:
+    query = query or {}
+
+    def number(name: str, default: int, low: int, high: int) -> int:
+        raw = query.get(name)
+        if raw is None or raw == "":
+            return default
+        if not raw.isdigit() or len(raw) > 9 or not low <= int(raw) <= high:
+            raise bad_request("out_of_range", f"{name} must be an integer from {low} to {high}",
+                              name)
+        return int(raw)
+
+    page = number("page", 0, 0, 10**9)
+    size = number("pageSize", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)
+    return page, size
+
+
+def present(spec: ResourceSpec, body: Mapping[str, Any]) -> dict[str, Any]:
+    """The response form of a stored object: ids first, fields in schema order, times last,
+    write-only secrets left out."""
+    out: dict[str, Any] = {}
+    for key in (spec.id_field, spec.parent_field):
+        if key is not None and key in body:
+            out[key] = body[key]
+    for key in spec.body.fields:
+        if key in body:
+            out[key] = body[key]
+    for key, value in body.items():  # objects written outside the API may hold more
+        if key not in out and key not in _TIME_FIELDS:
+            out[key] = value
+    auth = out.get("auth")
+    if isinstance(auth, dict):
+        out["auth"] = {k: v for k, v in auth.items() if k != WRITE_ONLY_AUTH_FIELD}
+    for key in _TIME_FIELDS:
+        value = body.get(key)
+        out[key] = value if isinstance(value, int) and not isinstance(value, bool) else 0
+    return out
+
+
+class AdminService:
+    def __init__(
+        self,
+        repository: CatalogRepository,
+        http_hosts: tuple[str, ...] = (),
+        clock: Callable[[], float] = time.time,
+        attempts: int = 3,
+    ) -> None:
+        self._repo = repository
+        self._http_hosts = http_hosts
+        self._clock = clock
+        self._attempts = attempts
+
+    # ---- reads ---------------------------------------------------------------------------------
+
+    def list(self, spec: ResourceSpec, page: int, page_size: int,
+             parent_id: int | None = None) -> dict[str, Any]:
+        if spec.parent_field is not None:
+            self._require_parent(parent_id)
+        objects = [
+            o for o in self._repo.list_kind(spec.kind, consistent=True)
+            if spec.parent_field is None or _as_int(o.get(spec.parent_field)) == parent_id
+        ]
+        objects.sort(key=lambda o: _as_int(o.get(spec.id_field)) or 0)
+        start = page * page_size
+        return {
+            "items": [present(spec, o) for o in objects[start:start + page_size]],
+            "page": page,
+            "pageSize": page_size,
+            "total": len(objects),
+        }
+
+    def get(self, spec: ResourceSpec, object_id: int,
+            parent_id: int | None = None) -> dict[str, Any]:
+        body = self._repo.get(spec.kind, object_id)
+        if body is None or not _under_parent(spec, body, parent_id):
+            if spec.parent_field is not None:
+                self._require_parent(parent_id)
+            raise not_found(f"{spec.kind} {object_id}")
+        return present(spec, body)
+
+    def _require_parent(self, parent_id: int | None) -> None:
+        if parent_id is None or self._repo.get("destination", parent_id) is None:
+            raise not_found(f"destination {parent_id}")
+
+    # ---- changes -------------------------------------------------------------------------------
+
+    def create(self, spec: ResourceSpec, raw: dict[str, Any],
+               parent_id: int | None = None) -> dict[str, Any]:
+        explicit_id, fields = self._split_read_only(spec, raw, None, parent_id)
+        validated = spec.body.check(fields, "")
+        object_id: int | None = None
+        for _ in range(self._attempts):
+            index = checks.CatalogIndex(self._repo.snapshot())
+            if spec.parent_field is not None and parent_id not in index.by_id("destination"):
+                raise not_found(f"destination {parent_id}")
+            ctx = checks.CheckContext(index, self._http_hosts, parent_id=parent_id)
+            final = checks.check(spec, dict(validated), ctx)
+            if object_id is None:  # ids are taken only once the body is known to be good
+                object_id = self._new_id(spec, explicit_id)
+            now = self._now_ms()
+            body = self._stored(spec, object_id, parent_id, final, now, now)
+            try:
+                self._repo.commit(index.snapshot.version, puts=[(spec.kind, object_id, body)])
+            except ConcurrentChange:
+                continue
+            return present(spec, body)
+        raise self._busy()
+
+    def replace(self, spec: ResourceSpec, object_id: int, raw: dict[str, Any],
+                parent_id: int | None = None) -> dict[str, Any]:
+        for _ in range(self._attempts):
+            index = checks.CatalogIndex(self._repo.snapshot())
+            existing = self._existing(spec, index, object_id, parent_id)
+            _, fields = self._split_read_only(spec, raw, object_id, parent_id)
+            fields = _keep_secret_ref(fields, existing)
+            validated = spec.body.check(fields, "")
+            ctx = checks.CheckContext(index, self._http_hosts, object_id, existing, parent_id)
+            final = checks.check(spec, validated, ctx)
+            created = existing.get("createTime")
+            now = self._now_ms()
+            body = self._stored(spec, object_id, parent_id, final,
+                                created if isinstance(created, int) else now, now)
+            try:
+                self._repo.commit(index.snapshot.version, puts=[(spec.kind, object_id, body)])
+            except ConcurrentChange:
+                continue
+            return present(spec, body)
+        raise self._busy()
+
+    def delete(self, spec: ResourceSpec, object_id: int, parent_id: int | None = None) -> None:
+        for _ in range(self._attempts):
+            index = checks.CatalogIndex(self._repo.snapshot())
+            self._existing(spec, index, object_id, parent_id)
+            blocker = checks.delete_blocker(spec, object_id, index)
+            if blocker is not None:
+                raise blocker
+            try:
+                self._repo.commit(index.snapshot.version, deletes=[(spec.kind, object_id)])
+            except ConcurrentChange:
+                continue
+            return
+        raise self._busy()
+
+    # ---- helpers -------------------------------------------------------------------------------
+
+    def _existing(self, spec: ResourceSpec, index: checks.CatalogIndex, object_id: int,
+                  parent_id: int | None) -> dict[str, Any]:
+        if spec.parent_field is not None and parent_id not in index.by_id("destination"):
+            raise not_found(f"destination {parent_id}")
+        existing = index.by_id(spec.kind).get(object_id)
+        if existing is None or not _under_parent(spec, existing, parent_id):
+            raise not_found(f"{spec.kind} {object_id}")
+        return existing
+
+    @staticmethod
+    def _split_read_only(spec: ResourceSpec, raw: dict[str, Any], path_id: int | None,
+                         parent_id: int | None) -> tuple[int | None, dict[str, Any]]:
+        """Take the read-only fields out of a body. On create the id may be given (imports,
+        seeding); on replace it must match the path. createTime/updateTime are ignored, so a
+        GET body can be edited and PUT back."""
+        fields = dict(raw)
+        explicit = fields.pop(spec.id_field, None)
+        if explicit is not None:
+            if path_id is not None and _id_value(explicit, spec.id_field) != path_id:
+                raise bad_request("invalid_value", f"{spec.id_field} must match the path",
+                                  spec.id_field)
+        if spec.parent_field is not None and spec.parent_field in fields:
+            parent = _id_value(fields.pop(spec.parent_field), spec.parent_field)
+            if parent != parent_id:
+                raise bad_request("invalid_value", f"{spec.parent_field} must match the path",
+                                  spec.parent_field)
+        for key in _TIME_FIELDS:
+            fields.pop(key, None)
+        if explicit is not None:
+            explicit = _id_value(explicit, spec.id_field)
+        return explicit, fields
+
+    def _new_id(self, spec: ResourceSpec, explicit: int | None) -> int:
+        if explicit is None:
+            object_id = self._repo.allocate_id(spec.kind)
+            if object_id > MAX_ID:
+                raise conflict("ids_exhausted", f"no {spec.kind} ids are left")
+            return object_id
+        if not self._repo.reserve_id(spec.kind, explicit):
+            raise conflict(
+                "id_reserved",
+                f"{spec.id_field} {explicit} is, or was, in use; an explicit id must be above "
+                f"every {spec.kind} id so far ({self._repo.high_water(spec.kind)})",
+                spec.id_field,
+            )
+        return explicit
+
+    @staticmethod
+    def _stored(spec: ResourceSpec, object_id: int, parent_id: int | None,
+                fields: Mapping[str, Any], created: int, updated: int) -> dict[str, Any]:
+        body: dict[str, Any] = {spec.id_field: object_id}
+        if spec.parent_field is not None:
+            body[spec.parent_field] = parent_id
+        body.update(fields)
+        body["createTime"] = created
+        body["updateTime"] = updated
+        return body
+
+    def _now_ms(self) -> int:
+        return int(self._clock() * 1000)
+
+    @staticmethod
+    def _busy() -> ApiError:
+        return conflict("concurrent_change", "the catalog kept changing during this request; "
+                        "retry")
+
+
+def _as_int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _id_value(value: Any, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise bad_request("invalid_type", f"{field} must be an integer", field)
+    if not 1 <= value <= MAX_ID:
+        raise bad_request("out_of_range", f"{field} must be between 1 and {MAX_ID}", field)
+    return value
+
+
+def _under_parent(spec: ResourceSpec, body: Mapping[str, Any], parent_id: int | None) -> bool:
+    return spec.parent_field is None or _as_int(body.get(spec.parent_field)) == parent_id
+
+
+def _keep_secret_ref(fields: dict[str, Any], existing: Mapping[str, Any]) -> dict[str, Any]:
+    """``auth.secretRef`` is write-only: a PUT that leaves it out keeps the stored one (same
+    auth type), so a GET body can be edited and sent back."""
+    auth, old = fields.get("auth"), existing.get("auth")
+    if (
+        isinstance(auth, dict)
+        and WRITE_ONLY_AUTH_FIELD not in auth
+        and isinstance(old, dict)
+        and old.get("type") == auth.get("type")
+        and WRITE_ONLY_AUTH_FIELD in old
+    ):
+        return {**fields, "auth": {**auth, WRITE_ONLY_AUTH_FIELD: old[WRITE_ONLY_AUTH_FIELD]}}
+    return fields

@@ -1,0 +1,106 @@
+"""Spool messages: one event's profile changes as JSON (version 1)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib.store.profiles import CachedAnswer, ProfileChanges
+
+VERSION = 1
+# Every ProfileChanges field this codec carries; a test fails when the dataclass grows one.
+FIELDS = (
+    "now",
+    "event_id",
+    "add_stamps",
+    "replace_stamps",
+    "remove_traits",
+    "cache_answers",
+    "segments",
+    "clear_attributes",
+    "synced_ids",
+    "keep_segments",
+)
+
+
+class BadMessage(ValueError):
+    """A spool message that cannot be decoded (it will end in the dead-letter queue)."""
+
+
+@dataclass(frozen=True)
+class SpooledWrite:
+    uuid: str
+    changes: ProfileChanges
+    reason: str
+    spooled_at: float
+
+
+def encode(uuid: str, changes: ProfileChanges, reason: str, spooled_at: float) -> str:
+    body = {
+        "v": VERSION,
+        "uuid": uuid,
+        "reason": reason,
+        "spooled_at": round(spooled_at, 3),
+        "changes": {
+            "now": changes.now,
+            "event_id": changes.event_id,
+            "add_stamps": {str(k): v for k, v in changes.add_stamps.items()},
+            "replace_stamps": {str(k): sorted(v) for k, v in changes.replace_stamps.items()},
+            "remove_traits": sorted(changes.remove_traits),
+            "cache_answers": {
+                str(pid): dataclasses.asdict(answer)
+                for pid, answer in changes.cache_answers.items()
+            },
+            "segments": sorted(changes.segments),
+            "clear_attributes": list(changes.clear_attributes),
+            "synced_ids": {str(k): v for k, v in changes.synced_ids.items()},
+            "keep_segments": changes.keep_segments,
+        },
+    }
+    return json.dumps(body, separators=(",", ":"))
+
+
+def decode(body: str) -> SpooledWrite:
+    try:
+        data = json.loads(body)
+        if data.get("v") != VERSION:
+            raise BadMessage(f"unknown spool message version {data.get('v')!r}")
+        raw = data["changes"]
+        changes = ProfileChanges(
+            now=float(raw["now"]),
+            event_id=str(raw.get("event_id", "")),
+            add_stamps={int(k): int(v) for k, v in raw.get("add_stamps", {}).items()},
+            replace_stamps={
+                int(k): [int(s) for s in v] for k, v in raw.get("replace_stamps", {}).items()
+            },
+            remove_traits={int(s) for s in raw.get("remove_traits", [])},
+            cache_answers={
+                int(pid): _answer(a) for pid, a in raw.get("cache_answers", {}).items()
+            },
+            segments=frozenset(int(s) for s in raw.get("segments", [])),
+            clear_attributes=tuple(str(a) for a in raw.get("clear_attributes", [])),
+            synced_ids={int(k): str(v) for k, v in raw.get("synced_ids", {}).items()},
+            keep_segments=bool(raw.get("keep_segments", False)),
+        )
+        return SpooledWrite(
+            uuid=str(data["uuid"]),
+            changes=changes,
+            reason=str(data.get("reason", "")),
+            spooled_at=float(data.get("spooled_at", 0)),
+        )
+    except BadMessage:
+        raise
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise BadMessage(f"undecodable spool message: {type(exc).__name__}") from None
+
+
+def _answer(raw: Any) -> CachedAnswer:
+    return CachedAnswer(
+        segments=tuple(str(s) for s in raw["segments"]),
+        removed=tuple(str(s) for s in raw["removed"]),
+        expires_at=float(raw["expires_at"]),
+        consent_key=str(raw["consent_key"]),
+        dpuuid=str(raw["dpuuid"]),
+    )

@@ -1,0 +1,232 @@
+"""Deploying a stage to AWS: the data stack, the stage's settings, the admin token, throttling.
+
+    python -m infra deploy --stage prod     # 1: data stack + .chalice/config.json + token
+    chalice deploy --stage prod             # 2: the functions and the REST API
+    python -m infra throttle --stage prod   # once after the first `chalice deploy`
+
+Every AWS client is passed in (tests hand in moto clients). ``python -m infra`` builds them
+from the caller's AWS profile/region; nothing here runs at import.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from infra.bootstrap import settings_env, update_data_stack
+from infra.policies import APP_NAME, S2S_FUNCTION, SPOOL_FUNCTION
+
+CHALICE_DIR = Path(__file__).resolve().parent.parent / ".chalice"
+CONFIG_PATH = CHALICE_DIR / "config.json"
+
+
+@dataclass(frozen=True)
+class StageProfile:
+    """Sizes and limits of one stage (the reasons are in docs/deploy.md, "Decisions")."""
+
+    api_memory_mb: int = 1024
+    api_timeout_s: int = 10
+    spool_memory_mb: int = 256
+    spool_timeout_s: int = 60
+    s2s_memory_mb: int = 256
+    s2s_timeout_s: int = 90
+    throttle_rate: float = 50.0  # API Gateway steady requests/s for the whole stage
+    throttle_burst: int = 100
+
+
+STAGE_PROFILES = {
+    "dev": StageProfile(),
+    "prod": StageProfile(throttle_rate=2000.0, throttle_burst=4000),
+}
+
+
+def stack_name(stage: str) -> str:
+    return f"{APP_NAME}-{stage}-data"
+
+
+def admin_token_parameter(stage: str) -> str:
+    return f"/{APP_NAME}/{stage}/admin-token"
+
+
+def stage_config(stage: str, environment: dict[str, str] | None = None) -> dict[str, Any]:
+    """The stage's block of .chalice/config.json (functions, sizes, policies, settings)."""
+    profile = STAGE_PROFILES.get(stage, StageProfile())
+    env = {
+        "RTDCS_PROFILES_TABLE": f"{APP_NAME}-{stage}-profiles",
+        "RTDCS_IDMAP_TABLE": f"{APP_NAME}-{stage}-idmap",
+        "RTDCS_CATALOG_TABLE": f"{APP_NAME}-{stage}-catalog",
+        "RTDCS_SPOOL_QUEUE_NAME": f"{APP_NAME}-{stage}-spool",
+        "RTDCS_S2S_QUEUE_NAME": f"{APP_NAME}-{stage}-s2s",
+        "RTDCS_ADMIN_TOKEN_PARAMETER": admin_token_parameter(stage),
+        "RTDCS_RT_BUDGET_MS": "250",
+        "POWERTOOLS_SERVICE_NAME": f"{APP_NAME}-{stage}",
+        "POWERTOOLS_METRICS_NAMESPACE": APP_NAME,
+    }
+    env.update(environment or {})
+    return {
+        "api_gateway_stage": "api",
+        "iam_policy_file": f"policy-{stage}.json",
+        "lambda_memory_size": profile.api_memory_mb,
+        "lambda_timeout": profile.api_timeout_s,
+        "environment_variables": dict(sorted(env.items())),
+        "lambda_functions": {
+            SPOOL_FUNCTION: {
+                "iam_policy_file": f"policy-{stage}-spool.json",
+                "lambda_memory_size": profile.spool_memory_mb,
+                "lambda_timeout": profile.spool_timeout_s,
+            },
+            S2S_FUNCTION: {
+                "iam_policy_file": f"policy-{stage}-s2s.json",
+                "lambda_memory_size": profile.s2s_memory_mb,
+                "lambda_timeout": profile.s2s_timeout_s,
+            },
+        },
+    }
+
+
+def write_stage_outputs(
+    stage: str, outputs: dict[str, str], path: Path = CONFIG_PATH
+) -> dict[str, str]:
+    """Put the stack's outputs into the stage's environment variables (other settings of the
+    stage, e.g. cookie domain or CORS origins, are kept). Returns the variables written."""
+    config = json.loads(path.read_text(encoding="utf-8"))
+    stages = config.setdefault("stages", {})
+    current = stages.get(stage, {})
+    env = dict(current.get("environment_variables", {}))
+    written = settings_env(outputs, deployed=True)
+    env.update(written)
+    block = stage_config(stage, env)
+    # Keep anything the operator added to the stage block by hand (e.g. a custom domain).
+    merged = {**current, **{k: v for k, v in block.items() if k != "lambda_functions"}}
+    functions = dict(current.get("lambda_functions", {}))
+    for name, settings in block["lambda_functions"].items():
+        functions[name] = {**functions.get(name, {}), **settings}
+    merged["lambda_functions"] = functions
+    stages[stage] = merged
+    path.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+    return written
+
+
+def ensure_admin_token(
+    ssm_client: Any, name: str, token_factory: Callable[[], str] = lambda: secrets.token_urlsafe(32)
+) -> bool:
+    """Create the admin token SecureString if it does not exist (never overwrites it).
+    True when it was created. CloudFormation cannot create SecureStrings, hence this step."""
+    try:
+        ssm_client.get_parameter(Name=name)
+        return False
+    except ssm_client.exceptions.ParameterNotFound:
+        pass
+    ssm_client.put_parameter(
+        Name=name,
+        Value=token_factory(),
+        Type="SecureString",
+        Description="rtdcs admin API bearer token (admin-api.md, Auth)",
+        Tags=[{"Key": "app", "Value": APP_NAME}],
+    )
+    return True
+
+
+def deployed_rest_api_id(stage: str, chalice_dir: Path = CHALICE_DIR) -> str | None:
+    """The REST API id that ``chalice deploy`` recorded for ``stage``, if any."""
+    path = chalice_dir / "deployed" / f"{stage}.json"
+    if not path.exists():
+        return None
+    record = json.loads(path.read_text(encoding="utf-8"))
+    for resource in record.get("resources", []):
+        if resource.get("resource_type") == "rest_api":
+            return str(resource["rest_api_id"])
+    return None
+
+
+def apply_throttling(
+    apigw_client: Any, rest_api_id: str, api_stage: str, rate: float, burst: int
+) -> None:
+    """Stage-wide method throttling (Chalice has no setting for it). Kept by later
+    ``chalice deploy`` runs: they create deployments, not a new stage."""
+    apigw_client.update_stage(
+        restApiId=rest_api_id,
+        stageName=api_stage,
+        patchOperations=[
+            {"op": "replace", "path": "/*/*/throttling/rateLimit", "value": str(rate)},
+            {"op": "replace", "path": "/*/*/throttling/burstLimit", "value": str(burst)},
+        ],
+    )
+
+
+@dataclass
+class DeployReport:
+    outputs: dict[str, str]
+    environment: dict[str, str]
+    token_created: bool
+    throttled_api: str | None
+
+
+def deploy(
+    stage: str,
+    cfn: Any,
+    ddb: Any,
+    ssm: Any,
+    apigw: Any,
+    config_path: Path = CONFIG_PATH,
+    chalice_dir: Path = CHALICE_DIR,
+    alarm_email: str = "",
+    poll_s: float = 5.0,
+) -> DeployReport:
+    """Step 1 of a deployment (see the module docstring)."""
+    parameters = {"AlarmEmail": alarm_email} if alarm_email else {}
+    outputs = update_data_stack(cfn, ddb, stack_name(stage), stage, parameters, poll_s=poll_s)
+    environment = write_stage_outputs(stage, outputs, config_path)
+    created = ensure_admin_token(ssm, outputs.get("admin_token_parameter")
+                                 or admin_token_parameter(stage))
+    api = deployed_rest_api_id(stage, chalice_dir)
+    if api:
+        profile = STAGE_PROFILES.get(stage, StageProfile())
+        apply_throttling(apigw, api, "api", profile.throttle_rate, profile.throttle_burst)
+    return DeployReport(outputs, environment, created, api)
+
+
+def throttle(stage: str, apigw: Any, chalice_dir: Path = CHALICE_DIR) -> str:
+    api = deployed_rest_api_id(stage, chalice_dir)
+    if not api:
+        raise RuntimeError(f"no REST API recorded for stage {stage}: run `chalice deploy` first")
+    profile = STAGE_PROFILES.get(stage, StageProfile())
+    apply_throttling(apigw, api, "api", profile.throttle_rate, profile.throttle_burst)
+    return api
+
+
+def teardown(stage: str, cfn: Any, ddb: Any, delete_tables: bool = False,
+             poll_s: float = 5.0) -> list[str]:
+    """Delete the data stack (run ``chalice delete --stage <stage>`` first). The tables are
+    retained by the template (DeletionPolicy Retain); ``delete_tables`` deletes them too,
+    switching deletion protection off first. Returns the tables deleted."""
+    import time
+
+    name = stack_name(stage)
+    if stage == "prod":  # only prod's stack is created with termination protection
+        cfn.update_termination_protection(StackName=name, EnableTerminationProtection=False)
+    cfn.delete_stack(StackName=name)
+    while True:
+        try:
+            status = cfn.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"]
+        except cfn.exceptions.ClientError:
+            break  # gone
+        if status == "DELETE_COMPLETE":
+            break
+        if status == "DELETE_FAILED":
+            raise RuntimeError(f"stack {name} could not be deleted")
+        time.sleep(poll_s)
+    deleted = []
+    if delete_tables:
+        for table in ("profiles", "idmap", "catalog"):
+            table_name = f"{APP_NAME}-{stage}-{table}"
+            try:
+                ddb.update_table(TableName=table_name, DeletionProtectionEnabled=False)
+                ddb.delete_table(TableName=table_name)
+            except ddb.exceptions.ResourceNotFoundException:
+                continue
+            deleted.append(table_name)
+    return deleted

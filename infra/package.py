@@ -1,0 +1,187 @@
+"""``chalice package`` for pipelines: one SAM stack holding the app and the data stack.
+
+    python -m infra package --stage prod out/
+    aws cloudformation package --template-file out/sam.json --s3-bucket BUCKET \\
+        --output-template-file out/packaged.yaml
+    aws cloudformation deploy --template-file out/packaged.yaml --stack-name rtdcs-prod \\
+        --capabilities CAPABILITY_IAM
+
+The merge template is ``infra/data-stack.yaml`` plus an overlay (written to a temporary
+file and passed to ``chalice package --merge-template``) that
+* defaults the ``Stage`` parameter to the packaged stage;
+* points every function's settings at the stack's own resources (``!Ref``), so the stack
+  needs nothing from ``python -m infra deploy``;
+* and, after Chalice wrote the template (its merge cannot replace a value that is itself an
+  object), wires the queue handlers' event sources to the queues by ``!GetAtt``, so
+  CloudFormation creates the queues before the mappings;
+* sets API Gateway stage throttling (``MethodSettings``), which Chalice cannot express.
+
+Use one path per stage and account: this stack, or the data stack + ``chalice deploy``
+(both create the same ``rtdcs-<stage>-*`` names).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml  # type: ignore[import-untyped]
+
+from infra.bootstrap import TEMPLATE_PATH
+from infra.deploy import STAGE_PROFILES, StageProfile, admin_token_parameter
+
+ROOT = Path(__file__).resolve().parent.parent
+# Logical ids Chalice gives the functions (CamelCase of the handler names).
+API_FUNCTION = "APIHandler"
+SPOOL_FUNCTION = "SpoolReplay"
+S2S_FUNCTION = "S2sDelivery"
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """Reads CloudFormation YAML short forms (!Ref, !Sub, ...) into their JSON forms."""
+
+
+def _construct(tag: str) -> Any:
+    name = "Ref" if tag == "Ref" else f"Fn::{tag}"
+
+    def build(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+        if isinstance(node, yaml.ScalarNode):
+            value: Any = loader.construct_scalar(node)
+            if tag == "GetAtt":
+                value = str(value).split(".", 1)
+        elif isinstance(node, yaml.SequenceNode):
+            value = loader.construct_sequence(node, deep=True)
+        else:
+            value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+        return {name: value}
+
+    return build
+
+
+for _tag in ("Ref", "Sub", "GetAtt", "If", "Equals", "Not", "And", "Or", "Join", "Select",
+             "Split", "FindInMap", "ImportValue", "Base64", "GetAZs", "Condition"):
+    _CfnLoader.add_constructor(f"!{_tag}", _construct(_tag))
+
+
+def data_template() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.load(TEMPLATE_PATH.read_text(encoding="utf-8"), _CfnLoader)
+    return loaded
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"Ref": name}
+
+
+def _att(name: str, attribute: str) -> dict[str, list[str]]:
+    return {"Fn::GetAtt": [name, attribute]}
+
+
+def overlay(stage: str) -> dict[str, Any]:
+    """What the merge adds to (or overrides in) Chalice's SAM template."""
+    profile = STAGE_PROFILES.get(stage, StageProfile())
+    tables = {
+        "RTDCS_PROFILES_TABLE": _ref("ProfilesTable"),
+        "RTDCS_IDMAP_TABLE": _ref("IdMapTable"),
+        "RTDCS_CATALOG_TABLE": _ref("CatalogTable"),
+    }
+    api_env = {
+        **tables,
+        "RTDCS_SPOOL_QUEUE_URL": _ref("SpoolQueue"),
+        "RTDCS_S2S_QUEUE_URL": _ref("S2SQueue"),
+        "RTDCS_ADMIN_TOKEN_PARAMETER": admin_token_parameter(stage),
+    }
+    return {
+        "Parameters": {"Stage": {"Default": stage}},
+        "Resources": {
+            "RestAPI": {
+                "Properties": {
+                    "MethodSettings": [
+                        {
+                            "ResourcePath": "/*",
+                            "HttpMethod": "*",
+                            "ThrottlingRateLimit": profile.throttle_rate,
+                            "ThrottlingBurstLimit": profile.throttle_burst,
+                            "MetricsEnabled": True,
+                        }
+                    ]
+                }
+            },
+            API_FUNCTION: {"Properties": {"Environment": {"Variables": api_env}}},
+            SPOOL_FUNCTION: {
+                "Properties": {
+                    "Environment": {
+                        "Variables": {**tables, "RTDCS_SPOOL_QUEUE_URL": _ref("SpoolQueue")}
+                    },
+                }
+            },
+            S2S_FUNCTION: {
+                "Properties": {
+                    "Environment": {
+                        "Variables": {
+                            **tables,
+                            "RTDCS_S2S_QUEUE_URL": _ref("S2SQueue"),
+                            "RTDCS_S2S_DLQ_URL": _ref("S2SDeadLetterQueue"),
+                        }
+                    },
+                }
+            },
+        },
+    }
+
+
+def _deep_merge(base: Any, extra: Any) -> Any:
+    if isinstance(base, dict) and isinstance(extra, dict):
+        merged = dict(base)
+        for key, value in extra.items():
+            merged[key] = _deep_merge(base[key], value) if key in base else value
+        return merged
+    return extra
+
+
+def merge_template(stage: str) -> dict[str, Any]:
+    """The ``--merge-template`` document: the data stack plus the overlay."""
+    merged: dict[str, Any] = _deep_merge(data_template(), overlay(stage))
+    return merged
+
+
+def package(stage: str, outdir: Path, env: dict[str, str] | None = None) -> Path:
+    """Run ``chalice package --stage STAGE --merge-template ... OUTDIR``; return sam.json.
+
+    Needs no AWS access (Chalice only reads the project and builds the zip)."""
+    outdir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="rtdcs-merge-") as tmp:
+        merge_path = Path(tmp) / "merge.json"
+        merge_path.write_text(json.dumps(merge_template(stage), indent=1), encoding="utf-8")
+        command = [
+            sys.executable, "-c", "import sys; from chalice.cli import main; sys.exit(main())",
+            "package", "--stage", stage, "--merge-template", str(merge_path), str(outdir),
+        ]
+        run_env = {**os.environ, **(env or {})}
+        result = subprocess.run(command, cwd=ROOT, env=run_env, capture_output=True, text=True,
+                                timeout=300, check=False)
+        if result.returncode != 0:
+            raise RuntimeError(f"chalice package failed:\n{result.stdout}\n{result.stderr}")
+    sam = outdir / "sam.json"
+    template = json.loads(sam.read_text(encoding="utf-8"))
+    sam.write_text(json.dumps(wire_queues(template), indent=2) + "\n", encoding="utf-8")
+    return sam
+
+
+# Function logical id -> the queue resource its SQS event source reads.
+QUEUE_OF = {SPOOL_FUNCTION: "SpoolQueue", S2S_FUNCTION: "S2SQueue"}
+
+
+def wire_queues(template: dict[str, Any]) -> dict[str, Any]:
+    """Point each queue handler's SQS event at its queue resource (``!GetAtt Queue.Arn``)."""
+    resources = template["Resources"]
+    for function, queue in QUEUE_OF.items():
+        events = resources[function]["Properties"]["Events"]
+        for event in events.values():
+            if event.get("Type") == "SQS":
+                event["Properties"]["Queue"] = _att(queue, "Arn")
+    return template

@@ -1,0 +1,169 @@
+"""The deploy helper against moto: stack, stage settings, admin token, throttling, teardown;
+and the committed .chalice files (config, least-privilege policies) against their source."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from infra import deploy as steps
+from infra.policies import CHALICE_DIR, STAGES, policy_files, render
+
+REGION = "us-east-1"
+
+
+@pytest.fixture
+def aws() -> Iterator[dict[str, Any]]:
+    with mock_aws():
+        yield {name: boto3.client(name, region_name=REGION)
+               for name in ("cloudformation", "dynamodb", "ssm", "apigateway", "sqs")}
+
+
+@pytest.fixture
+def chalice_dir(tmp_path: Path) -> Path:
+    target = tmp_path / ".chalice"
+    target.mkdir()
+    shutil.copy(CHALICE_DIR / "config.json", target / "config.json")
+    return target
+
+
+def _rest_api(apigw: Any, chalice_dir: Path, stage: str) -> str:
+    """A REST API with an `api` stage, recorded the way `chalice deploy` records it."""
+    api = apigw.create_rest_api(name="rtdcs")["id"]
+    root = apigw.get_resources(restApiId=api)["items"][0]["id"]
+    apigw.put_method(restApiId=api, resourceId=root, httpMethod="GET", authorizationType="NONE")
+    apigw.put_integration(restApiId=api, resourceId=root, httpMethod="GET", type="MOCK")
+    apigw.create_deployment(restApiId=api, stageName="api")
+    (chalice_dir / "deployed").mkdir()
+    record = {"resources": [{"name": "rest_api", "resource_type": "rest_api",
+                             "rest_api_id": api, "rest_api_url": "https://x/api/"}]}
+    (chalice_dir / "deployed" / f"{stage}.json").write_text(json.dumps(record))
+    return api
+
+
+def _deploy(aws: dict[str, Any], chalice_dir: Path, stage: str = "prod") -> steps.DeployReport:
+    return steps.deploy(stage, aws["cloudformation"], aws["dynamodb"], aws["ssm"],
+                        aws["apigateway"], config_path=chalice_dir / "config.json",
+                        chalice_dir=chalice_dir, poll_s=0.05)
+
+
+def test_deploy_writes_the_stack_outputs_into_the_stage(aws: dict[str, Any],
+                                                        chalice_dir: Path) -> None:
+    config_path = chalice_dir / "config.json"
+    config = json.loads(config_path.read_text())
+    config["stages"]["prod"]["environment_variables"]["RTDCS_COOKIE_DOMAIN"] = ".shop.example"
+    config_path.write_text(json.dumps(config))
+
+    report = _deploy(aws, chalice_dir)
+
+    env = json.loads(config_path.read_text())["stages"]["prod"]["environment_variables"]
+    sqs = aws["sqs"]
+    assert env["RTDCS_SPOOL_QUEUE_URL"] == sqs.get_queue_url(QueueName="rtdcs-prod-spool")[
+        "QueueUrl"] == report.outputs["spool_queue_url"]
+    assert env["RTDCS_S2S_QUEUE_URL"] == sqs.get_queue_url(QueueName="rtdcs-prod-s2s")["QueueUrl"]
+    assert env["RTDCS_S2S_DLQ_URL"].endswith("/rtdcs-prod-s2s-dlq")
+    assert env["RTDCS_PROFILES_TABLE"] == "rtdcs-prod-profiles"
+    assert env["RTDCS_ADMIN_TOKEN_PARAMETER"] == "/rtdcs/prod/admin-token"
+    assert env["POWERTOOLS_SERVICE_NAME"] == "rtdcs-prod"
+    assert env["RTDCS_COOKIE_DOMAIN"] == ".shop.example"  # the operator's settings stay
+    stack = aws["cloudformation"].describe_stacks(StackName="rtdcs-prod-data")["Stacks"][0]
+    assert stack["StackStatus"] in ("CREATE_COMPLETE", "UPDATE_COMPLETE")
+    assert report.throttled_api is None  # nothing deployed yet
+
+
+def test_admin_token_is_a_secure_string_created_once(aws: dict[str, Any],
+                                                     chalice_dir: Path) -> None:
+    assert _deploy(aws, chalice_dir).token_created
+    ssm = aws["ssm"]
+    first = ssm.get_parameter(Name="/rtdcs/prod/admin-token", WithDecryption=True)["Parameter"]
+    assert first["Type"] == "SecureString" and len(first["Value"]) >= 32
+    assert not _deploy(aws, chalice_dir).token_created  # second run: stack updated, token kept
+    again = ssm.get_parameter(Name="/rtdcs/prod/admin-token", WithDecryption=True)["Parameter"]
+    assert again["Value"] == first["Value"]
+
+
+def test_throttling_is_applied_to_the_deployed_api(aws: dict[str, Any],
+                                                   chalice_dir: Path) -> None:
+    api = _rest_api(aws["apigateway"], chalice_dir, "prod")
+    assert _deploy(aws, chalice_dir).throttled_api == api
+    settings = aws["apigateway"].get_stage(restApiId=api, stageName="api")["methodSettings"]
+    profile = steps.STAGE_PROFILES["prod"]
+    assert settings["*/*"]["throttlingRateLimit"] == profile.throttle_rate
+    assert settings["*/*"]["throttlingBurstLimit"] == profile.throttle_burst
+    assert steps.throttle("prod", aws["apigateway"], chalice_dir) == api
+
+
+def test_throttle_before_any_chalice_deploy_says_so(aws: dict[str, Any],
+                                                    chalice_dir: Path) -> None:
+    with pytest.raises(RuntimeError, match="chalice deploy"):
+        steps.throttle("dev", aws["apigateway"], chalice_dir)
+
+
+def test_teardown_deletes_the_stack_and_keeps_the_tables(
+    aws: dict[str, Any], chalice_dir: Path
+) -> None:
+    _deploy(aws, chalice_dir, "dev")
+    ddb = aws["dynamodb"]
+    assert steps.teardown("dev", aws["cloudformation"], ddb, poll_s=0.05) == []
+    assert "rtdcs-dev-profiles" in ddb.list_tables()["TableNames"]  # DeletionPolicy: Retain
+    with pytest.raises(aws["sqs"].exceptions.QueueDoesNotExist):
+        aws["sqs"].get_queue_url(QueueName="rtdcs-dev-spool")
+
+
+def test_teardown_can_delete_the_tables_too(aws: dict[str, Any], chalice_dir: Path) -> None:
+    _deploy(aws, chalice_dir, "dev")
+    ddb = aws["dynamodb"]
+    deleted = steps.teardown("dev", aws["cloudformation"], ddb, delete_tables=True, poll_s=0.05)
+    assert sorted(deleted) == ["rtdcs-dev-catalog", "rtdcs-dev-idmap", "rtdcs-dev-profiles"]
+    assert not [t for t in ddb.list_tables()["TableNames"] if t.startswith("rtdcs-dev-")]
+
+
+# ---- committed .chalice files --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_policy_files_are_current(stage: str) -> None:
+    for name, document in policy_files(stage).items():
+        committed = (CHALICE_DIR / name).read_text(encoding="utf-8")
+        assert committed == render(document), f"{name} is stale: run python -m infra policies"
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_policies_name_only_the_stages_resources(stage: str) -> None:
+    for name, document in policy_files(stage).items():
+        for statement in document["Statement"]:
+            assert statement["Effect"] == "Allow"
+            assert not any(a.endswith("*") for a in statement["Action"]), (name, statement)
+            for arn in statement["Resource"]:
+                service = arn.split(":")[2]
+                if service == "logs":
+                    assert f":log-group:/aws/lambda/rtdcs-{stage}" in arn
+                elif service == "ssm":
+                    assert arn.endswith(f":parameter/rtdcs/{stage}/*")
+                else:
+                    assert arn.rsplit(":", 1)[1].removeprefix("table/").startswith(
+                        f"rtdcs-{stage}-"), arn
+                    assert "*" not in arn.rsplit(":", 1)[1], arn
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_stage_config_matches_its_source(stage: str) -> None:
+    config = json.loads((CHALICE_DIR / "config.json").read_text(encoding="utf-8"))
+    assert config["autogen_policy"] is False
+    block = config["stages"][stage]
+    expected = steps.stage_config(stage)
+    for key in ("iam_policy_file", "lambda_memory_size", "lambda_timeout", "lambda_functions"):
+        assert block[key] == expected[key], key
+    for function in block["lambda_functions"].values():
+        assert (CHALICE_DIR / function["iam_policy_file"]).exists()
+    assert (CHALICE_DIR / block["iam_policy_file"]).exists()
+    env = block["environment_variables"]
+    assert env["RTDCS_SPOOL_QUEUE_NAME"] == f"rtdcs-{stage}-spool"
+    assert env["POWERTOOLS_SERVICE_NAME"] == f"rtdcs-{stage}"

@@ -1,0 +1,80 @@
+"""GET/DELETE /v1/profiles/{uuid}, /v1/profiles/by-id and /v1/stats/providers."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.routes.test_admin_support import Admin, admin, repo  # noqa: F401 (fixtures)
+
+CRM = 77
+
+
+@pytest.fixture
+def crm(repo: Any) -> None:  # noqa: F811
+    repo.put("datasource", CRM, {"dataSourceId": CRM, "name": "CRM", "idType": "CROSS_DEVICE"})
+    repo.bump_version()
+
+
+def _event(client: Any, query: str, cookie: str = "") -> dict[str, Any]:
+    headers = {"Cookie": f"rtdcs_uuid={cookie}"} if cookie else {}
+    response = client.http.get("/event?d_rtbd=json&d_cts=1&" + query, headers=headers)
+    assert response.status_code == 200
+    return dict(json.loads(response.body))
+
+
+def test_export_profile_with_traits_segments_and_ids(
+    client: Any, admin: Admin, crm: None  # noqa: F811
+) -> None:
+    uuid = _event(client, f"c_section=sports&d_cid={CRM}%01user9")["uuid"]
+    answer = admin.get(f"/v1/profiles/{uuid}")
+    assert answer.status == 200
+    profile = answer.json
+    assert profile["uuid"] == uuid and profile["optedOut"] is False
+    assert "1001" in profile["traits"] and profile["traits"]["1001"][0].endswith("Z")
+    assert 5001 in profile["segments"] and profile["syncedIds"] == {str(CRM): "user9"}
+    assert admin.get(f"/v1/profiles/by-id?dpid={CRM}&dpuuid=user9").json["uuid"] == uuid
+
+
+def test_profile_routes_need_the_token_and_valid_ids(client: Any, admin: Admin) -> None:  # noqa: F811
+    uuid = _event(client, "c_x=1")["uuid"]
+    assert admin.get(f"/v1/profiles/{uuid}", auth=False).status == 401
+    assert admin.delete(f"/v1/profiles/{uuid}", auth=False).status == 401
+    assert admin.get(f"/v1/profiles/{uuid}").status == 200  # the unauthorized DELETE did nothing
+    assert admin.get("/v1/profiles/123").error()["field"] == "uuid"
+    assert admin.get("/v1/profiles/" + "9" * 38).status == 404
+    assert admin.get("/v1/profiles/by-id?dpid=x&dpuuid=a").error()["field"] == "dpid"
+    assert admin.get("/v1/profiles/by-id?dpid=77&dpuuid=null").error()["field"] == "dpuuid"
+    assert admin.get("/v1/profiles/by-id?dpid=77&dpuuid=nobody").status == 404
+
+
+def test_delete_profile_and_its_links(client: Any, admin: Admin, crm: None) -> None:  # noqa: F811
+    uuid = _event(client, f"c_section=sports&d_cid={CRM}%01bye")["uuid"]
+    assert admin.delete(f"/v1/profiles/{uuid}").status == 204
+    assert admin.get(f"/v1/profiles/{uuid}").status == 404
+    assert admin.get(f"/v1/profiles/by-id?dpid={CRM}&dpuuid=bye").status == 404
+    # The same UUID starts over with an empty profile.
+    again = _event(client, "c_x=1", cookie=uuid)
+    assert again["uuid"] == uuid and 5001 not in again["segments"]
+
+
+def test_delete_keeps_an_opt_out(client: Any, admin: Admin) -> None:  # noqa: F811
+    uuid = _event(client, "c_x=1")["uuid"]
+    client.http.get(f"/demoptout?d_uuid={uuid}")
+    assert admin.delete(f"/v1/profiles/{uuid}").status == 204
+    kept = admin.get(f"/v1/profiles/{uuid}").json
+    assert kept["optedOut"] is True and set(kept) == {"uuid", "optedOut", "optedOutAt"}
+    assert [e["code"] for e in _event(client, "c_x=1", cookie=uuid)["errors"]] == [171]
+
+
+def test_provider_stats(client: Any, admin: Admin) -> None:  # noqa: F811
+    for _ in range(3):
+        _event(client, "c_section=sports")
+    stats = admin.get("/v1/stats/providers")
+    assert stats.status == 200
+    fast = stats.json["providers"]["1"]
+    assert fast["calls"] >= 3 and fast["answers"] >= 3
+    assert set(fast["latency_ms"]) >= {"p50", "p95", "p99"}
+    assert admin.get("/v1/stats/providers", auth=False).status == 401
