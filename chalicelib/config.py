@@ -59,6 +59,8 @@ class Settings:
     rate_max_per_second: float
     blocked_countries: frozenset[str]
     consent: ConsentSettings
+    spool_queue_url: str  # failed profile writes go here (empty: no spool)
+    s2s_queue_url: str  # real-time server-to-server messages (empty: no S2S delivery)
     version: str = "0.1.0"
 
     @classmethod
@@ -94,4 +96,6 @@ class Settings:
                 c.upper() for c in _as_list(get("blocked_countries", "CU,IR,KP,SD,SY"))
             ),
             consent=ConsentSettings.from_env(env),
+            spool_queue_url=get("spool.queue_url", "").strip(),
+            s2s_queue_url=get("s2s.queue_url", "").strip(),
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from typing import Callable, Mapping, Protocol, Sequence
@@ -10,12 +11,15 @@ from chalicelib.catalog_cache import CatalogUnavailable
 from chalicelib.dcs.errors import DcsError, error
 from chalicelib.dcs.ids import is_valid_uuid
 from chalicelib.dcs.params import ParsedRequest
+from chalicelib.destinations.s2s import S2SState, plan_s2s_final
 from chalicelib.identify import declared_ids
 from chalicelib.identity import DeclaredId
-from chalicelib.pipeline import CatalogProvider, data_sources
+from chalicelib.pipeline import CatalogProvider, S2SPublisher, data_sources
 from chalicelib.rules.catalog import EMPTY_CATALOG
 from chalicelib.store.idmap import LinkRecord
 from chalicelib.store.profiles import Profile
+
+logger = logging.getLogger("rtdcs.optout")
 
 
 class OptOutProfiles(Protocol):
@@ -45,7 +49,11 @@ class OptOut:
         idmap: OptOutIdMap,
         wall_clock: Callable[[], float] = time.time,
         storage_errors: tuple[type[BaseException], ...] = (Exception,),
+        s2s: S2SPublisher | None = None,
+        region: int = 7,
     ) -> None:
+        self._s2s = s2s
+        self._region = region
         self._cookie_name = cookie_uuid_name
         self._catalog = catalog
         self._profiles = profiles
@@ -101,11 +109,29 @@ class OptOut:
     def _opt_out_uuids(self, uuids: list[str], result: OptOutResult) -> None:
         for uuid in uuids:
             try:
-                self._profiles.opt_out(uuid, result.now)
+                previous = self._profiles.opt_out(uuid, result.now)
             except self._storage_errors:
                 result.errors.append(error(203))
                 return
+            self._final_s2s(previous, result.now)
         result.opted_out += tuple(uuids)
+
+    def _final_s2s(self, previous: Profile, now: float) -> None:
+        """S2S destinations that hold segments for this visitor get one all-Status-0 message."""
+        if self._s2s is None or not previous.s2s_states:
+            return
+        try:
+            catalog = self._catalog.get()
+        except CatalogUnavailable:
+            return
+        states = {d: S2SState.from_item(v) for d, v in previous.s2s_states.items()}
+        plan = plan_s2s_final(catalog, uuid=previous.uuid, synced_ids=previous.synced_ids,
+                              states=states, region=self._region, now=now)
+        if plan.messages:
+            try:
+                self._s2s.send(plan.queue_bodies())
+            except Exception:  # noqa: BLE001 - the opt-out itself stands; delivery is best effort
+                logger.warning("final S2S messages for an opt-out were not queued")
 
 
 def _has_declared(parsed: ParsedRequest) -> bool:

@@ -6,10 +6,11 @@ module decides everything, and the route renders the :class:`EventResult`.
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Protocol
+from typing import Any, Callable, Mapping, Protocol, Sequence
 
 from chalicelib.catalog_cache import CatalogUnavailable
 from chalicelib.config import Settings
@@ -20,6 +21,7 @@ from chalicelib.dcs.ids import OPT_OUT_VALUE, is_valid_uuid, new_tid
 from chalicelib.dcs.params import ParsedRequest, derive_header_signals
 from chalicelib.dcs.response import CALLBACK_RE
 from chalicelib.destinations.cookies import stuff_items
+from chalicelib.destinations.s2s import S2SState, plan_s2s
 from chalicelib.destinations.syncs import sync_items
 from chalicelib.destinations.urls import page_protocol, url_destination_items
 from chalicelib.identify import IdMap, declared_ids, resolve
@@ -37,6 +39,7 @@ from chalicelib.store.profiles import (
     trim_stamps,
 )
 
+logger = logging.getLogger("rtdcs.pipeline")
 _MID_RE = re.compile(r"^[0-9]{38}$")
 
 
@@ -48,6 +51,12 @@ class Profiles(Protocol):
     def load(self, uuid: str, now: float) -> Profile: ...
 
     def apply(self, uuid: str, changes: ProfileChanges) -> None: ...
+
+
+class S2SPublisher(Protocol):
+    """Queues real-time server-to-server messages (destinations.md, S2S)."""
+
+    def send(self, bodies: Sequence[str]) -> None: ...
 
 
 class FanoutStarter(Protocol):
@@ -113,6 +122,7 @@ class EventPipeline:
         storage_errors: tuple[type[BaseException], ...] = (Exception,),
         is_throttle: Callable[[BaseException], bool] = lambda exc: False,
         record_outcomes: Callable[[list[Outcome]], None] = lambda outcomes: None,
+        s2s: S2SPublisher | None = None,
     ) -> None:
         self._settings = settings
         self._catalog = catalog
@@ -122,6 +132,7 @@ class EventPipeline:
         self._storage_errors = storage_errors
         self._is_throttle = is_throttle
         self._record_outcomes = record_outcomes  # provider stats: calls and skips of each event
+        self._s2s = s2s
         self._rate = TokenBucket(settings.rate_max_per_second)
         self._idmap = idmap
 
@@ -214,6 +225,8 @@ class EventPipeline:
         changes.event_id = tid  # unique per event: lets a replayed write be recognised
         active = catalog.evaluate_segments(live, now)
         changes.segments = frozenset(active | self._frozen_paused(catalog, profile))
+        if uuid:
+            changes.s2s_states = self._publish_s2s(ctx, changes.segments)
         changes.synced_ids = identity.synced_ids()
         if uuid and identity.declared and identity.can_link:
             try:
@@ -393,6 +406,24 @@ class EventPipeline:
         )
         if syncs:
             fields["ibs"] = syncs
+
+    def _publish_s2s(self, ctx: _Context, segments: frozenset[int]) -> dict[int, dict[str, Any]]:
+        """Queue S2S messages when membership changed (or after 3 quiet days); the states to
+        store. Membership is the stored one (paused segments stay), compared with what each
+        destination last received. A failed send stores nothing, so the next event resends."""
+        if self._s2s is None or not ctx.uuid:
+            return {}
+        states = {d: S2SState.from_item(v) for d, v in ctx.profile.s2s_states.items()}
+        plan = plan_s2s(ctx.catalog, segments, uuid=ctx.uuid, synced_ids=ctx.profile.synced_ids,
+                        states=states, region=self._settings.dcs_region, now=ctx.now)
+        if not plan.messages:
+            return {}
+        try:
+            self._s2s.send(plan.queue_bodies())
+        except Exception:  # noqa: BLE001 - delivery is retried by the next event, never fatal
+            logger.warning("S2S messages not queued; the next event resends them")
+            return {}
+        return {d: state.to_item() for d, state in plan.states.items()}
 
     def _frozen_paused(self, catalog: CompiledCatalog, profile: Profile) -> set[int]:
         paused = {s.sid for s in catalog.segments if s.status == "paused"}

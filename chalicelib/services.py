@@ -20,13 +20,14 @@ from chalicelib import observability
 from chalicelib.admin.auth import AdminTokenSource
 from chalicelib.catalog_cache import CatalogCache
 from chalicelib.config import Settings
+from chalicelib.destinations.s2s_delivery import S2SQueue
 from chalicelib.idsync import IdSync
 from chalicelib.optout import OptOut
 from chalicelib.pipeline import EventPipeline
 from chalicelib.providers.engine import build_fanout
 from chalicelib.providers.fanout import ProviderCaller, make_session
 from chalicelib.providers.stats import StatsRegistry
-from chalicelib.spool.queue import QUEUE_URL_ENV, spool_from_env
+from chalicelib.spool.queue import SqsSpool, sqs_client
 from chalicelib.spool.queue import reset_for_tests as reset_spool
 from chalicelib.store.catalog import CatalogRepository
 from chalicelib.store.dynamo import dynamodb_resource, table, write_table
@@ -86,13 +87,15 @@ def build_services(settings: Settings) -> Services:
     profiles = ProfileRepository(
         table(settings.profiles_table),
         write_table=write_table(settings.profiles_table),
-        spool=spool_from_env(),
+        spool=SqsSpool(sqs_client, settings.spool_queue_url) if settings.spool_queue_url
+        else None,
         metrics=observability.metrics(),
         policy=WritePolicy(budget_s=settings.rt_budget_ms / 1000 + 0.35),
     )
     # Breakers, QPS windows, secret cache and stats: per container (this Services object).
     fanout = build_fanout(executor, caller, settings.provider_http_hosts, catalog.get)
     idmap = IdMapRepository(dynamodb_resource(), settings.idmap_table)
+    s2s = S2SQueue(sqs_client(), settings.s2s_queue_url) if settings.s2s_queue_url else None
     pipeline = EventPipeline(
         settings,
         catalog,
@@ -103,10 +106,11 @@ def build_services(settings: Settings) -> Services:
         storage_errors=STORAGE_ERRORS,
         is_throttle=is_throttle,
         record_outcomes=fanout.stats.record_all,
+        s2s=s2s,
     )
     id_sync = IdSync(settings, catalog, profiles, idmap, time.time, STORAGE_ERRORS)
     opt_out = OptOut(settings.cookie_uuid_name, catalog, profiles, idmap, time.time,
-                     STORAGE_ERRORS)
+                     STORAGE_ERRORS, s2s, settings.dcs_region)
     return Services(settings, catalog, catalog_repository, profiles, pipeline, id_sync, opt_out,
                     idmap, provider_stats=fanout.stats)
 
@@ -116,7 +120,7 @@ def get_services() -> Services:
     if _installed is not None:
         return _installed
     settings = Settings.from_env()
-    key = (settings, os.environ.get("AWS_ENDPOINT_URL"), os.environ.get(QUEUE_URL_ENV))
+    key = (settings, os.environ.get("AWS_ENDPOINT_URL"))
     with _lock:
         if _services is None or _services_key != key:
             _services = build_services(settings)

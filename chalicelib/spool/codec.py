@@ -22,6 +22,7 @@ FIELDS = (
     "clear_attributes",
     "synced_ids",
     "keep_segments",
+    "s2s_states",
 )
 
 
@@ -57,6 +58,7 @@ def encode(uuid: str, changes: ProfileChanges, reason: str, spooled_at: float) -
             "clear_attributes": list(changes.clear_attributes),
             "synced_ids": {str(k): v for k, v in changes.synced_ids.items()},
             "keep_segments": changes.keep_segments,
+            "s2s_states": {str(k): v for k, v in changes.s2s_states.items()},
         },
     }
     return json.dumps(body, separators=(",", ":"))
@@ -83,6 +85,10 @@ def decode(body: str) -> SpooledWrite:
             clear_attributes=tuple(str(a) for a in raw.get("clear_attributes", [])),
             synced_ids={int(k): str(v) for k, v in raw.get("synced_ids", {}).items()},
             keep_segments=bool(raw.get("keep_segments", False)),
+            s2s_states={
+                int(k): {"s": [int(s) for s in v.get("s", [])], "t": int(v.get("t", 0))}
+                for k, v in raw.get("s2s_states", {}).items()
+            },
         )
         return SpooledWrite(
             uuid=str(data["uuid"]),

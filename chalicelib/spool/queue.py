@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 import time
 from typing import Any, Callable
@@ -74,11 +73,6 @@ def sqs_client() -> Any:
                 _sqs_client = boto3.session.Session().client("sqs", config=config)
     return _sqs_client
 
-
-def spool_from_env() -> SqsSpool | None:
-    """The spool named by ``RTDCS_SPOOL_QUEUE_URL``, or None when it is not set."""
-    url = os.environ.get(QUEUE_URL_ENV, "").strip()
-    return SqsSpool(sqs_client, url) if url else None
 
 
 def reset_for_tests() -> None:

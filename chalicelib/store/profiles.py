@@ -101,6 +101,8 @@ class Profile:
     expired_attributes: tuple[str, ...] = ()
     opted_out: bool = False
     counts: dict[int, int] = field(default_factory=dict)  # sid -> realizations (``rn<sid>``)
+    # destinationId -> what that S2S destination last received: {"s": [sids], "t": epoch s}
+    s2s_states: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def exists(self) -> bool:
@@ -121,6 +123,7 @@ class ProfileChanges:
     clear_attributes: tuple[str, ...] = ()
     synced_ids: dict[int, str] = field(default_factory=dict)  # dpid -> latest DPUUID
     keep_segments: bool = False  # /ibs: refresh activity and ids, leave membership alone
+    s2s_states: dict[int, dict[str, Any]] = field(default_factory=dict)  # ``s2s<id>`` to set
 
 
 def _is_guard(name: str) -> bool:
@@ -149,6 +152,9 @@ def _from_item(item: Mapping[str, Any], now: float) -> Profile:
             stale_guards.append(name)
         elif name.startswith("i") and name[1:].isdigit():
             profile.synced_ids[int(name[1:])] = str(value)
+        elif name.startswith("s2s") and name[3:].isdigit():
+            profile.s2s_states[int(name[3:])] = {
+                "s": [int(s) for s in value.get("s", [])], "t": int(value.get("t", 0))}
         elif name.startswith("pc") and name[2:].isdigit():
             profile.provider_cache[int(name[2:])] = CachedAnswer(
                 segments=tuple(str(s) for s in value.get("s", [])),
@@ -294,6 +300,10 @@ def build_update(
         attribute = f"i{dpid}"
         touched.add(attribute)
         expr.sets.append(f"{expr.name(attribute)} = {expr.value(dpuuid)}")
+    for destination_id, state in sorted(changes.s2s_states.items()):
+        attribute = f"s2s{destination_id}"
+        touched.add(attribute)
+        expr.sets.append(f"{expr.name(attribute)} = {expr.value(state)}")
     for pid, answer in sorted(changes.cache_answers.items()):
         attribute = f"pc{pid}"
         touched.add(attribute)

@@ -187,4 +187,6 @@ def test_breaker_opens_after_five_failures_and_skips_the_provider(
     assert 5002 in body["segments"]
     stats = _stats(2)
     assert stats["skips"] == {"breaker": 1} and stats["breaker"]["state"] == "open"
-    assert stats["errors"] == {"http_status": 5}
+    # Five failures in a row open it: 500s, or (on a loaded machine) a 500 that came too late.
+    assert set(stats["errors"]) <= {"http_status"}
+    assert stats["errors"].get("http_status", 0) + stats["timeouts"] == 5
