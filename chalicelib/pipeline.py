@@ -426,8 +426,8 @@ class EventPipeline:
         return {d: state.to_item() for d, state in plan.states.items()}
 
     def _frozen_paused(self, catalog: CompiledCatalog, profile: Profile) -> set[int]:
-        paused = {s.sid for s in catalog.segments if s.status == "paused"}
-        return set(profile.segments) & paused
+        """Paused segments keep their stored membership (rules.md 2.4)."""
+        return set(profile.segments & catalog.paused_segment_ids)
 
     def _response_fields(self, parsed: ParsedRequest, tid: str, uuid: str | None) -> dict[str, Any]:
         fields: dict[str, Any] = {}

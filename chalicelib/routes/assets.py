@@ -103,8 +103,10 @@ def demo_catalog() -> Response:
                 "providerName": provider.name if provider else None,
             }
         )
+    rules = {int(raw["sid"]): str(raw.get("segmentRule", ""))
+             for raw in catalog.raw.get("segment", ()) if "sid" in raw}
     segments = [
-        {"sid": s.sid, "name": s.name, "segmentRule": _segment_rule_text(catalog, s.sid)}
+        {"sid": s.sid, "name": s.name, "segmentRule": rules.get(s.sid, "")}
         for s in catalog.segments
     ]
     providers = [
@@ -115,13 +117,6 @@ def demo_catalog() -> Response:
         status_code=200,
         headers={"Cache-Control": "no-store"},
     )
-
-
-def _segment_rule_text(catalog: Any, sid: int) -> str:
-    for raw in catalog.raw.get("segment", ()):
-        if int(raw.get("sid", -1)) == sid:
-            return str(raw.get("segmentRule", ""))
-    return ""
 
 
 @assets.route("/healthz", methods=["GET"])

@@ -1,37 +1,46 @@
-"""Trait rule language (rules.md section 1): parse, validate, evaluate.
+"""Trait rule language (rules.md section 1): parse, validate, and the reference evaluator.
 
-A small hand-written recursive-descent parser: the grammar is tiny, tokenizing depends on the
-position (a key where a predicate starts, a literal after an operator), and errors must name
-the character position and what was expected. A parsing library would buy little here.
+A hand-written recursive-descent parser: the grammar is tiny, tokenizing depends on the position
+(a key where a predicate starts, a literal after an operator), and every error must give the
+0-based character position and what was expected there. A parsing library would buy little and
+make those messages harder. ``evaluate`` is the plain, evaluate-everything reading of 1.3; the
+event path uses the indexed form in ``trait_index.py``, which the tests hold equal to it.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
-from typing import Callable, Mapping, Sequence, Union
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Mapping, Sequence, Union
+
+from chalicelib.rules.safe_regex import RegexRejected, SafeRegex, check_pattern
 
 MAX_RULE_CHARS = 8192
 MAX_PREDICATES = 100
 MAX_DEPTH = 32
 MAX_REGEX_PREDICATES = 10
 MAX_STRING_CHARS = 1024
-MAX_REGEX_CHARS = 256
+MAX_KEY_CHARS = 100
+MAX_WORDS = 20
 
 KEYWORDS = frozenset(
     {"and", "or", "not", "contains", "startswith", "endswith", "matcheswords", "matchesregex"}
 )
-WORD_OPS = ("contains", "startswith", "endswith", "matcheswords", "matchesregex")
-REL_OPS = ("<=", ">=", "=>", "<", ">")
-EQ_OPS = ("==", "!=")
+WORD_OPS = frozenset({"contains", "startswith", "endswith", "matcheswords", "matchesregex"})
+REL_OPS = frozenset({"<", "<=", ">", ">="})
+EQ_OPS = frozenset({"==", "!="})
+OPERATOR_LIST = "== != < <= > >= => contains startswith endswith matcheswords matchesregex"
 
-_KEY_RE = re.compile(r"[A-Za-z0-9_-]{1,100}(?![A-Za-z0-9_-])")
-_NUMBER_LITERAL_RE = re.compile(r"-?[0-9]+(?:\.[0-9]+)?(?![0-9A-Za-z_.])")
-_NUMERIC_VALUE_RE = re.compile(r"^\s*[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)\s*$")
-_WORD_RE = re.compile(r"\w+")
-_LITERAL_WORD_RE = re.compile(r"^\w+$")
-_REGEX_MATCH_CHARS = 1024
+_WS = " \t\n\r"  # CR counts as part of a CRLF newline
+_KEY_RUN = re.compile(r"[A-Za-z0-9_-]+")
+_LITERAL_RUN = re.compile(r"[A-Za-z0-9_.+-]+")
+_HAS_LETTER = re.compile(r"[A-Za-z]")
+_NUMBER_LITERAL = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+_STRING = re.compile(r'"((?:[^"\\\n\r]|\\[^\n\r])*)"')
+_STRING_ESCAPE = re.compile(r'\\(["\\])')
+_NUMERIC_VALUE = re.compile(r"^\s*[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)\s*$")
+_WORD = re.compile(r"\w+")
 
 
 class RuleError(ValueError):
@@ -43,27 +52,29 @@ class RuleError(ValueError):
         self.position = position
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Predicate:
     key: str
     op: str  # canonical: < <= > >= == != contains startswith endswith matcheswords matchesregex
-    literal: str
-    numeric: Decimal | None  # the literal as a number, when it is a number literal
-    is_string: bool
-    matcher: Callable[[str], bool] | None = None
+    literal: str  # as written, escapes resolved
+    numeric: Decimal | None  # the literal as a number (number literals, relational strings)
+    is_string: bool  # the literal was a quoted string
+    folded: str = field(default="", compare=False)  # literal.casefold()
+    words: frozenset[str] = field(default=frozenset(), compare=False)  # matcheswords, folded
+    regex: SafeRegex | None = field(default=None, compare=False)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Not:
     operand: "Node"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class And:
     operands: tuple["Node", ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Or:
     operands: tuple["Node", ...]
 
@@ -71,13 +82,16 @@ class Or:
 Node = Union[Predicate, Not, And, Or]
 
 
-def _as_decimal(value: str) -> Decimal | None:
-    if not _NUMERIC_VALUE_RE.match(value):
+def as_decimal(value: str) -> Decimal | None:
+    """A signal value as an exact number, or None when it is not numeric (rules.md 1.3 rule 3)."""
+    if not _NUMERIC_VALUE.match(value):
         return None
-    try:
-        return Decimal(value.strip())
-    except InvalidOperation:
-        return None
+    return Decimal(value.strip())
+
+
+def value_words(value: str) -> list[str]:
+    """The words of a value for ``matcheswords``: maximal runs of ``\\w``, casefolded."""
+    return [word.casefold() for word in _WORD.findall(value)]
 
 
 class _Parser:
@@ -88,225 +102,213 @@ class _Parser:
         self.regexes = 0
 
     # -- scanning -------------------------------------------------------------------------
-    def _skip_ws(self) -> None:
-        while self.pos < len(self.text) and self.text[self.pos] in " \t\r\n":
-            self.pos += 1
+    def _ws(self) -> int:
+        text, pos = self.text, self.pos
+        while pos < len(text) and text[pos] in _WS:
+            pos += 1
+        self.pos = pos
+        return pos
 
-    def _at_end(self) -> bool:
-        self._skip_ws()
-        return self.pos >= len(self.text)
+    def _found(self, pos: int) -> str:
+        """What stands at ``pos``, for 'expected X, found Y' messages."""
+        if pos >= len(self.text):
+            return "the end of the rule"
+        char = self.text[pos]
+        if char == '"':
+            return "a string"
+        run = _LITERAL_RUN.match(self.text, pos)
+        if run:
+            word = run.group(0)
+            return f"the keyword '{word}'" if word.lower() in KEYWORDS else f"'{word}'"
+        return f"'{char}'"
 
-    def _peek_keyword(self) -> str | None:
-        self._skip_ws()
-        match = _KEY_RE.match(self.text, self.pos)
-        if match and match.group(0).lower() in KEYWORDS:
-            return match.group(0).lower()
-        return None
+    def _error(self, expected: str, pos: int) -> RuleError:
+        return RuleError(f"expected {expected}, found {self._found(pos)}", pos)
 
-    def _take_keyword(self, word: str) -> bool:
-        if self._peek_keyword() == word:
-            match = _KEY_RE.match(self.text, self.pos)
-            assert match is not None
-            self.pos = match.end()
-            return True
-        return False
-
-    def _take_char(self, char: str) -> bool:
-        self._skip_ws()
-        if self.text.startswith(char, self.pos):
-            self.pos += len(char)
+    def _keyword(self, word: str) -> bool:
+        pos = self._ws()
+        run = _KEY_RUN.match(self.text, pos)
+        if run and run.group(0).lower() == word:
+            self.pos = run.end()
             return True
         return False
 
     # -- grammar --------------------------------------------------------------------------
     def parse(self) -> Node:
         if len(self.text) > MAX_RULE_CHARS:
-            raise RuleError(f"rule longer than {MAX_RULE_CHARS} characters", MAX_RULE_CHARS)
+            raise RuleError(f"a rule is at most {MAX_RULE_CHARS} characters", MAX_RULE_CHARS)
         node = self._or(0)
-        if not self._at_end():
-            raise RuleError("expected AND, OR or the end of the rule", self.pos)
+        pos = self._ws()
+        if pos < len(self.text):
+            if self.text[pos] == ")":
+                raise RuleError("unbalanced ')': no '(' is open", pos)
+            raise self._error("AND, OR or the end of the rule", pos)
         return node
 
     def _or(self, depth: int) -> Node:
         operands = [self._and(depth)]
-        while self._take_keyword("or"):
+        while self._keyword("or"):
             operands.append(self._and(depth))
         return operands[0] if len(operands) == 1 else Or(tuple(operands))
 
     def _and(self, depth: int) -> Node:
         operands = [self._unary(depth)]
-        while self._take_keyword("and"):
+        while self._keyword("and"):
             operands.append(self._unary(depth))
         return operands[0] if len(operands) == 1 else And(tuple(operands))
 
     def _unary(self, depth: int) -> Node:
-        if self._take_keyword("not"):
-            return Not(self._primary(depth))
-        return self._primary(depth)
+        if self._keyword("not"):
+            return Not(self._primary(depth, after_not=True))
+        return self._primary(depth, after_not=False)
 
-    def _primary(self, depth: int) -> Node:
-        self._skip_ws()
-        if self._take_char("("):
+    def _primary(self, depth: int, after_not: bool) -> Node:
+        pos = self._ws()
+        if pos < len(self.text) and self.text[pos] == "(":
             if depth + 1 > MAX_DEPTH:
-                raise RuleError(f"parentheses nested deeper than {MAX_DEPTH}", self.pos - 1)
+                raise RuleError(f"parentheses are nested at most {MAX_DEPTH} deep", pos)
+            self.pos = pos + 1
             node = self._or(depth + 1)
-            if not self._take_char(")"):
-                raise RuleError("expected ')'", self.pos)
+            close = self._ws()
+            if close >= len(self.text) or self.text[close] != ")":
+                raise self._error(f"AND, OR or ')' to close the '(' at position {pos}", close)
+            self.pos = close + 1
             return node
-        return self._predicate()
+        return self._predicate(after_not)
 
-    def _predicate(self) -> Predicate:
-        self._skip_ws()
+    def _predicate(self, after_not: bool) -> Predicate:
         start = self.pos
-        match = _KEY_RE.match(self.text, self.pos)
-        if not match:
-            raise RuleError("expected a signal key or '('", start)
-        key = match.group(0)
+        run = _KEY_RUN.match(self.text, start)
+        if not run:
+            raise self._error("a signal key or '('" if after_not else "a signal key, NOT or '('",
+                              start)
+        key = run.group(0)
         if key.lower() in KEYWORDS:
-            raise RuleError(f"expected a signal key, found keyword {key!r}", start)
-        if not re.search(r"[A-Za-z]", key):
-            raise RuleError(f"key {key!r} needs at least one letter", start)
-        self.pos = match.end()
+            raise RuleError(
+                f"expected a signal key, found the keyword '{key}' (a keyword in any case "
+                "cannot be a key)", start)
+        if len(key) > MAX_KEY_CHARS:
+            raise RuleError(f"a key is at most {MAX_KEY_CHARS} characters", start)
+        if not _HAS_LETTER.search(key):
+            raise RuleError(f"a key needs at least one letter, found '{key}'", start)
         self.predicates += 1
         if self.predicates > MAX_PREDICATES:
-            raise RuleError(f"more than {MAX_PREDICATES} predicates", start)
+            raise RuleError(f"a rule has at most {MAX_PREDICATES} predicates", start)
+        self.pos = run.end()
         op = self._operator()
-        literal_pos = self._op_position()
-        if op in WORD_OPS:
-            text = self._string()
-            return self._word_predicate(key, op, text, literal_pos)
-        if self.pos < len(self.text) and self.text[self.pos] == '"':
-            text = self._string()
-            if op in REL_OPS:
-                number = _as_decimal(text)
-                if number is None or not _NUMBER_LITERAL_RE.fullmatch(text.strip()):
-                    raise RuleError(f"operator {op} needs a number, found {text!r}", literal_pos)
-                return Predicate(key, op, text, number, is_string=False)
-            return Predicate(key, op, text, None, is_string=True)
-        number_match = _NUMBER_LITERAL_RE.match(self.text, self.pos)
-        if not number_match:
-            what = "a number" if op in REL_OPS else "a quoted string or a number"
-            raise RuleError(f"expected {what} after {op}", literal_pos)
-        self.pos = number_match.end()
-        literal = number_match.group(0)
-        return Predicate(key, op, literal, Decimal(literal), is_string=False)
-
-    def _op_position(self) -> int:
-        self._skip_ws()
-        return self.pos
+        return self._literal(key, op)
 
     def _operator(self) -> str:
-        self._skip_ws()
-        for symbol in ("==", "!=", "<=", ">=", "=>", "<", ">"):
-            if self.text.startswith(symbol, self.pos):
-                self.pos += len(symbol)
-                return ">=" if symbol == "=>" else symbol
-        if self.text.startswith("=<", self.pos):
-            raise RuleError("'=<' is not an operator (use '<=')", self.pos)
-        if self.text.startswith("=", self.pos):
-            raise RuleError("a single '=' is not an operator (use '==')", self.pos)
-        word = self._peek_keyword()
-        if word in WORD_OPS:
-            self._take_keyword(word)
-            return word
-        raise RuleError(
-            "expected an operator (== != < <= > >= contains startswith endswith "
-            "matcheswords matchesregex)",
-            self.pos,
-        )
+        pos = self._ws()
+        text = self.text
+        two = text[pos:pos + 2]
+        if two in ("==", "!=", "<=", ">=", "=>"):
+            self.pos = pos + 2
+            return ">=" if two == "=>" else two
+        if two == "=<":
+            raise RuleError("'=<' is not an operator (write '<=')", pos)
+        one = text[pos:pos + 1]
+        if one in ("<", ">"):
+            self.pos = pos + 1
+            return one
+        if one == "=":
+            raise RuleError("a single '=' is not an operator (write '==')", pos)
+        run = _KEY_RUN.match(text, pos)
+        if run and run.group(0).lower() in WORD_OPS:
+            self.pos = run.end()
+            return run.group(0).lower()
+        raise self._error(f"an operator ({OPERATOR_LIST})", pos)
 
-    def _string(self) -> str:
-        self._skip_ws()
-        start = self.pos
-        if not self.text.startswith('"', self.pos):
-            raise RuleError("expected a double-quoted string", start)
-        self.pos += 1
-        out: list[str] = []
-        while True:
-            if self.pos >= len(self.text) or self.text[self.pos] == "\n":
-                raise RuleError("unterminated string", start)
-            char = self.text[self.pos]
-            if char == "\\" and self.pos + 1 < len(self.text):
-                following = self.text[self.pos + 1]
-                if following in ('"', "\\"):
-                    out.append(following)
-                else:
-                    out.append(char + following)
-                self.pos += 2
-                continue
-            if char == '"':
-                self.pos += 1
-                break
-            out.append(char)
-            self.pos += 1
-        text = "".join(out)
-        if len(text) > MAX_STRING_CHARS:
-            raise RuleError(f"string longer than {MAX_STRING_CHARS} characters", start)
-        return text
+    def _literal(self, key: str, op: str) -> Predicate:
+        pos = self._ws()
+        text = self.text
+        char = text[pos:pos + 1]
+        if char == "'":
+            raise RuleError("single quotes are not accepted (write a double-quoted string)", pos)
+        if char == '"':
+            value = self._string(pos)
+            if op in WORD_OPS:
+                return self._word_predicate(key, op, value, pos)
+            if op in REL_OPS:
+                if not _NUMBER_LITERAL.fullmatch(value):
+                    raise RuleError(f"operator {op} needs a number, and \"{value}\" is not one",
+                                    pos)
+                return Predicate(key, op, value, Decimal(value), False, value.casefold())
+            return Predicate(key, op, value, None, True, value.casefold())
+        if op in WORD_OPS:
+            raise self._error(f"a double-quoted string after {op}", pos)
+        run = _LITERAL_RUN.match(text, pos)
+        if not run:
+            what = "a number" if op in REL_OPS else "a double-quoted string or a number"
+            raise self._error(what, pos)
+        word = run.group(0)
+        if not _NUMBER_LITERAL.fullmatch(word):
+            if word[0] in "0123456789-+.":
+                raise RuleError(
+                    f"'{word}' is not a number (numbers are written -?[0-9]+(.[0-9]+)?, with no "
+                    "exponent, leading '+' or '.', or separators)", pos)
+            raise RuleError(
+                f"expected a double-quoted string or a number, found the bare word '{word}' "
+                "(strings need double quotes)", pos)
+        self.pos = run.end()
+        return Predicate(key, op, word, Decimal(word), False, word.casefold())
 
-    def _word_predicate(self, key: str, op: str, text: str, position: int) -> Predicate:
-        if op in ("contains", "startswith", "endswith") and not text:
-            raise RuleError(f"{op} needs a non-empty string", position)
+    def _string(self, start: int) -> str:
+        match = _STRING.match(self.text, start)
+        if not match:
+            raise RuleError("unterminated string (a string ends with '\"' on the same line)",
+                            start)
+        self.pos = match.end()
+        value = match.group(1)
+        if "\\" in value:
+            value = _STRING_ESCAPE.sub(r"\1", value)
+        if len(value) > MAX_STRING_CHARS:
+            raise RuleError(f"a string is at most {MAX_STRING_CHARS} characters", start)
+        return value
+
+    def _word_predicate(self, key: str, op: str, value: str, pos: int) -> Predicate:
+        if op in ("contains", "startswith", "endswith"):
+            if not value:
+                raise RuleError(f"{op} needs a non-empty string", pos)
+            return Predicate(key, op, value, None, True, value.casefold())
         if op == "matcheswords":
-            words = text.split()
-            if not 1 <= len(words) <= 20 or not all(_LITERAL_WORD_RE.match(w) for w in words):
-                raise RuleError("matcheswords needs 1 to 20 words of letters/digits/_", position)
-            wanted = frozenset(w.casefold() for w in words)
-            return Predicate(
-                key, op, text, None, True,
-                matcher=lambda v: any(w.casefold() in wanted for w in _WORD_RE.findall(v)),
-            )
-        if op == "matchesregex":
-            self.regexes += 1
-            if self.regexes > MAX_REGEX_PREDICATES:
-                raise RuleError(f"more than {MAX_REGEX_PREDICATES} matchesregex", position)
-            compiled = compile_safe_regex(text, position)
-            return Predicate(
-                key, op, text, None, True,
-                matcher=lambda v: compiled.search(v[:_REGEX_MATCH_CHARS]) is not None,
-            )
-        return Predicate(key, op, text, None, is_string=True)
+            words = value.split()
+            if not 1 <= len(words) <= MAX_WORDS:
+                raise RuleError(f"matcheswords needs 1 to {MAX_WORDS} words, found {len(words)}",
+                                pos)
+            for word in words:
+                if not _WORD.fullmatch(word):
+                    raise RuleError(
+                        f"matcheswords: '{word}' is not a word (letters, digits and _ only)", pos)
+            return Predicate(key, op, value, None, True, value.casefold(),
+                             words=frozenset(w.casefold() for w in words))
+        self.regexes += 1
+        if self.regexes > MAX_REGEX_PREDICATES:
+            raise RuleError(f"a rule has at most {MAX_REGEX_PREDICATES} matchesregex predicates",
+                            pos)
+        try:
+            compiled = check_pattern(value)
+        except RegexRejected as exc:
+            raise RuleError(f"matchesregex: {exc.message}",
+                            _pattern_position(self.text, pos, exc.offset)) from exc
+        return Predicate(key, op, value, None, True, value.casefold(), regex=compiled)
 
 
-_FORBIDDEN_REGEX = (
-    (re.compile(r"\\[1-9]|\(\?P="), "backreference"),
-    (re.compile(r"\(\?<?[=!]"), "lookaround"),
-    (re.compile(r"\(\?P?<"), "named group"),
-    (re.compile(r"\(\?\("), "conditional"),
-    (re.compile(r"\(\?>|[*+?}]\+"), "atomic group or possessive quantifier"),
-    (re.compile(r"\(\?#"), "comment"),
-    (re.compile(r"\\[pPQEzGhR]|&&"), "Java-only syntax"),
-)
-# A group whose body has a quantifier or "|", itself repeated: (a+)+, (\w+\s?)*, (x|xy)+.
-_NESTED_QUANTIFIER_RE = re.compile(
-    r"\((?:\?:)?[^()]*(?:[*+]|\{\d+,\d*\}|\|)[^()]*\)(?:[*+]|\{\d+,(?:\d*)\})"
-)
-
-
-def compile_safe_regex(pattern: str, position: int = 0) -> re.Pattern[str]:
-    """The safe regex subset of rules.md 1.4 (static checks; see issue 5 for the full guard)."""
-    if len(pattern) > MAX_REGEX_CHARS:
-        raise RuleError(f"regex longer than {MAX_REGEX_CHARS} characters", position)
-    body = pattern[4:] if pattern.startswith("(?i)") else pattern
-    if re.search(r"\(\?[a-zA-Z]", body):
-        raise RuleError("inline flags other than one leading (?i) are not allowed", position)
-    for forbidden, name in _FORBIDDEN_REGEX:
-        if forbidden.search(body):
-            raise RuleError(f"regex uses a {name}, which is not allowed", position)
-    if _NESTED_QUANTIFIER_RE.search(body):
-        raise RuleError("regex repeats a group that is itself repeated (backtracking)", position)
-    if len(re.findall(r"(?<!\\)(?:[*+]|\{\d+,\})", body)) > 3:
-        raise RuleError("regex has more than 3 unbounded quantifiers", position)
-    try:
-        return re.compile(pattern, re.ASCII)
-    except re.error as exc:
-        raise RuleError(f"regex does not compile: {exc}", position) from exc
+def _pattern_position(text: str, quote: int, offset: int) -> int:
+    """The rule position of character ``offset`` of the string literal opening at ``quote``."""
+    pos, seen = quote + 1, 0
+    while seen < offset and pos < len(text) and text[pos] != '"':
+        pos += 2 if text[pos] == "\\" and text[pos + 1:pos + 2] in ('"', "\\") else 1
+        seen += 1
+    return pos
 
 
 def parse_trait_rule(text: str) -> Node:
+    """Parses and validates a rule; raises ``RuleError`` with the position and what was expected."""
     return _Parser(text).parse()
 
 
+# -- the reference evaluator (rules.md 1.3) -------------------------------------------------
 def _compare_numbers(op: str, left: Decimal, right: Decimal) -> bool:
     if op == "<":
         return left < right
@@ -321,34 +323,36 @@ def _compare_numbers(op: str, left: Decimal, right: Decimal) -> bool:
     return left != right
 
 
-def _value_matches(pred: Predicate, value: str) -> bool:
+def value_matches(pred: Predicate, value: str) -> bool:
+    """One value against one predicate (regexes without a time budget)."""
     op = pred.op
     if op in REL_OPS:
-        number = _as_decimal(value)
-        return number is not None and pred.numeric is not None and _compare_numbers(
-            op, number, pred.numeric
-        )
+        number = as_decimal(value)
+        return number is not None and _compare_numbers(op, number, pred.numeric)  # type: ignore[arg-type]
     if op in EQ_OPS:
-        if not pred.is_string and pred.numeric is not None:
-            number = _as_decimal(value)
+        if not pred.is_string:
+            number = as_decimal(value)
             if number is not None:
-                return _compare_numbers(op, number, pred.numeric)
-        same = value.casefold() == pred.literal.casefold()
+                return _compare_numbers(op, number, pred.numeric)  # type: ignore[arg-type]
+        same = value.casefold() == pred.folded
         return same if op == "==" else not same
-    if pred.matcher is not None:
-        return pred.matcher(value)
-    folded, literal = value.casefold(), pred.literal.casefold()
     if op == "contains":
-        return literal in folded
+        return pred.folded in value.casefold()
     if op == "startswith":
-        return folded.startswith(literal)
-    return folded.endswith(literal)
+        return value.casefold().startswith(pred.folded)
+    if op == "endswith":
+        return value.casefold().endswith(pred.folded)
+    if op == "matcheswords":
+        return not pred.words.isdisjoint(value_words(value))
+    assert pred.regex is not None
+    return pred.regex.search(value)
 
 
 def evaluate(node: Node, signals: Mapping[str, Sequence[str]]) -> bool:
+    """Evaluates every predicate from the signals: the definition the indexed form must equal."""
     if isinstance(node, Predicate):
         values = signals.get(node.key)
-        return bool(values) and any(_value_matches(node, v) for v in values or ())
+        return bool(values) and any(value_matches(node, v) for v in values or ())
     if isinstance(node, Not):
         return not evaluate(node.operand, signals)
     if isinstance(node, And):
@@ -356,13 +360,21 @@ def evaluate(node: Node, signals: Mapping[str, Sequence[str]]) -> bool:
     return any(evaluate(op, signals) for op in node.operands)
 
 
-def rule_keys(node: Node) -> frozenset[str]:
-    """The signal keys a rule reads (for indexing traits by key)."""
+def predicates(node: Node) -> list[Predicate]:
     if isinstance(node, Predicate):
-        return frozenset({node.key})
+        return [node]
     if isinstance(node, Not):
-        return rule_keys(node.operand)
-    keys: frozenset[str] = frozenset()
+        return predicates(node.operand)
+    found: list[Predicate] = []
     for operand in node.operands:
-        keys |= rule_keys(operand)
-    return keys
+        found.extend(predicates(operand))
+    return found
+
+
+def rule_keys(node: Node) -> frozenset[str]:
+    """The signal keys a rule reads."""
+    return frozenset(p.key for p in predicates(node))
+
+
+def uses_regex(node: Node) -> bool:
+    return any(p.op == "matchesregex" for p in predicates(node))

@@ -12,8 +12,7 @@ from typing import Mapping
 from chalicelib.rules.segment_rules import (
     MAX_TRAIT_REFS,
     evaluate_segment,
-    frequency_traits,
-    parse_segment_rule,
+    parse_segment_rule_positions,
     referenced_traits,
 )
 from chalicelib.rules.trait_rules import RuleError, parse_trait_rule
@@ -36,6 +35,8 @@ class ValidationError(ValueError):
 
 
 def validate_trait_rule(text: str) -> None:
+    if not isinstance(text, str):
+        raise ValidationError("traitRule", "must be a string")
     try:
         parse_trait_rule(text)
     except RuleError as exc:
@@ -47,28 +48,38 @@ def validate_segment_rule(text: str, trait_types: Mapping[int, str]) -> frozense
 
     Returns the referenced trait ids (the admin API refuses to delete a trait in use).
     """
+    if not isinstance(text, str):
+        raise ValidationError("segmentRule", "must be a string")
     try:
-        node = parse_segment_rule(text)
+        parsed = parse_segment_rule_positions(text)
     except RuleError as exc:
         raise ValidationError("segmentRule", exc.message, exc.position) from exc
+    node = parsed.node
     references = referenced_traits(node)
     if len(references) > MAX_TRAIT_REFS:
-        raise ValidationError("segmentRule", f"references more than {MAX_TRAIT_REFS} traits")
-    missing = sorted(sid for sid in references if sid not in trait_types)
-    if missing:
         raise ValidationError(
-            "segmentRule", f"trait {missing[0]}T does not exist", code="invalid_reference"
+            "segmentRule", f"a segment references at most {MAX_TRAIT_REFS} distinct traits, "
+            f"found {len(references)}")
+    missing = [sid for sid in references if sid not in trait_types]
+    if missing:
+        first = min(missing, key=lambda sid: parsed.positions[sid])
+        raise ValidationError(
+            "segmentRule", f"trait {first}T does not exist", parsed.positions[first],
+            code="invalid_reference",
         )
-    not_rule_based = sorted(sid for sid in frequency_traits(node) if trait_types[sid] != RULE_BASED)
+    not_rule_based = [sid for sid in parsed.frequency_positions if trait_types[sid] != RULE_BASED]
     if not_rule_based:
+        first = min(not_rule_based, key=lambda sid: parsed.frequency_positions[sid])
         raise ValidationError(
             "segmentRule",
-            f"frequency needs rule-based traits; {not_rule_based[0]}T is not one",
+            f"frequency needs rule-based traits; {first}T is {trait_types[first]}",
+            parsed.frequency_positions[first],
         )
     # rules.md 2.3 rule 4: a rule true for a visitor with no realizations at all is refused.
     if evaluate_segment(node, {}, now=0.0):
         raise ValidationError(
             "segmentRule",
-            "the rule is true for a visitor with no realizations (e.g. a bare NOT)",
+            "the rule is true for a visitor with no realizations (e.g. a bare NOT or "
+            "frequency(...) <= n alone), so it would qualify users who never realized its traits",
         )
     return references

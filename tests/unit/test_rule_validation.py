@@ -40,3 +40,50 @@ def test_trait_rule_error_carries_position() -> None:
     with pytest.raises(ValidationError) as caught:
         validate_trait_rule('c_a == "x" AND c_b = "y"')
     assert (caught.value.field, caught.value.position) == ("traitRule", 19)
+
+
+def test_missing_trait_error_points_at_its_first_mention() -> None:
+    with pytest.raises(ValidationError) as caught:
+        validate_segment_rule("501T AND (999999T OR 888888T) AND 999999T", TRAITS)
+    error = caught.value
+    assert (error.code, error.position) == ("invalid_reference", 10)
+    assert "999999T" in error.message
+
+
+def test_frequency_of_an_onboarded_trait_points_inside_the_list() -> None:
+    with pytest.raises(ValidationError) as caught:
+        validate_segment_rule("880T AND frequency([501T, 880T] <= 7D) >= 1", TRAITS)
+    assert caught.value.position == 26 and "880T" in caught.value.message
+
+
+def test_at_most_5000_distinct_traits() -> None:
+    many = {sid: "RULE_BASED_TRAIT" for sid in range(1, 5002)}
+    assert len(validate_segment_rule(" OR ".join(f"{s}T" for s in range(1, 5001)), many)) == 5000
+    with pytest.raises(ValidationError) as caught:
+        validate_segment_rule(" OR ".join(f"{s}T" for s in range(1, 5002)), many)
+    assert "5000" in caught.value.message
+
+
+def test_returns_every_referenced_trait() -> None:
+    assert validate_segment_rule("501T AND frequency([5T, 6T]) >= 1", TRAITS) == {501, 5, 6}
+
+
+@pytest.mark.parametrize(
+    ("rule", "message"),
+    [
+        ('c_a == "x" AND c_b = "y"', "single '='"),
+        ('c_x matchesregex "(a+)+"', "repeated group"),
+        ("c_x > \"abc\"", "needs a number"),
+    ],
+)
+def test_trait_rule_errors_carry_the_parser_message(rule: str, message: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        validate_trait_rule(rule)
+    assert message in caught.value.message and caught.value.code == "invalid_rule"
+
+
+def test_non_string_rules_are_refused() -> None:
+    with pytest.raises(ValidationError):
+        validate_trait_rule(5)  # type: ignore[arg-type]
+    with pytest.raises(ValidationError):
+        validate_segment_rule(None, TRAITS)  # type: ignore[arg-type]

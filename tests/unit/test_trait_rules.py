@@ -46,7 +46,9 @@ def _eval(rule: str, signals: dict[str, list[str]]) -> bool:
         (27, "c_score <= -0.5", {"c_score": ["-1"]}, True),
     ],
 )
-def test_worked_examples(number: int, rule: str, signals: dict[str, list[str]], expected: bool) -> None:
+def test_worked_examples(
+    number: int, rule: str, signals: dict[str, list[str]], expected: bool
+) -> None:
     assert _eval(rule, signals) is expected, f"example {number}"
 
 
