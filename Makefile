@@ -45,7 +45,7 @@ chromium:
 		apt-get update && apt-get install -y chromium; \
 	fi
 	@test -x $(CHROMIUM) || { echo "$(CHROMIUM) is missing: install Debian's chromium" \
-		"(apt-get install chromium); the browser tests never use 'playwright install'." >&2; \
+		"(apt-get install chromium); the browser tests never download a browser of their own." >&2; \
 		exit 1; }
 
 lint: venv
