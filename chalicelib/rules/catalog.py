@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 from chalicelib.rules.safe_regex import RegexBudget
+from chalicelib.rules.scanner import RuleError
 from chalicelib.rules.segment_index import SegmentIndex
 from chalicelib.rules.segment_rules import (
     SNode,
@@ -20,7 +21,7 @@ from chalicelib.rules.segment_rules import (
     referenced_traits,
 )
 from chalicelib.rules.trait_index import TraitIndex
-from chalicelib.rules.trait_rules import Node, RuleError, parse_trait_rule, rule_keys
+from chalicelib.rules.trait_rules import Node, parse_trait_rule, rule_keys
 
 DAY = 86400
 DEFAULT_TRAIT_TTL_DAYS = 120

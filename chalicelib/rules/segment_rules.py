@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Mapping, Sequence, Union
 
-from chalicelib.rules.trait_rules import RuleError
+from chalicelib.rules.scanner import WHITESPACE, RuleError, Scanner
 
 MAX_SEGMENT_RULE_CHARS = 65536
 MAX_DEPTH = 32
@@ -20,7 +20,6 @@ MAX_RECENCY_DAYS = 365
 MAX_FREQUENCY_COUNT = 100
 DAY_SECONDS = 86400
 
-_WS = " \t\n\r"
 _RUN = re.compile(r"[A-Za-z0-9_]+")
 _TRAIT_REF = re.compile(r"([0-9]+)[Tt]")
 _DAYS = re.compile(r"([0-9]+)[Dd]")
@@ -67,40 +66,16 @@ class ParsedSegmentRule:
     frequency_positions: Mapping[int, int]  # sid -> its first mention inside frequency([...])
 
 
-class _Parser:
+class _Parser(Scanner):
+    keyword_run = _RUN
+    found_run = _RUN
+    keywords = _KEYWORDS
+
     def __init__(self, text: str) -> None:
-        self.text = text
-        self.pos = 0
+        super().__init__(text)
         self.frequencies = 0
         self.positions: dict[int, int] = {}
         self.frequency_positions: dict[int, int] = {}
-
-    def _ws(self) -> int:
-        text, pos = self.text, self.pos
-        while pos < len(text) and text[pos] in _WS:
-            pos += 1
-        self.pos = pos
-        return pos
-
-    def _found(self, pos: int) -> str:
-        if pos >= len(self.text):
-            return "the end of the rule"
-        run = _RUN.match(self.text, pos)
-        if run:
-            word = run.group(0)
-            return f"the keyword '{word}'" if word.lower() in _KEYWORDS else f"'{word}'"
-        return f"'{self.text[pos]}'"
-
-    def _error(self, expected: str, pos: int) -> RuleError:
-        return RuleError(f"expected {expected}, found {self._found(pos)}", pos)
-
-    def _keyword(self, word: str) -> bool:
-        pos = self._ws()
-        run = _RUN.match(self.text, pos)
-        if run and run.group(0).lower() == word:
-            self.pos = run.end()
-            return True
-        return False
 
     def _symbol(self, symbol: str) -> bool:
         pos = self._ws()
@@ -175,7 +150,7 @@ class _Parser:
         return sid
 
     def _next_word_is(self, pos: int, word: str) -> bool:
-        while pos < len(self.text) and self.text[pos] in _WS:
+        while pos < len(self.text) and self.text[pos] in WHITESPACE:
             pos += 1
         run = _RUN.match(self.text, pos)
         return bool(run) and run.group(0).lower() == word  # type: ignore[union-attr]

@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Mapping, Sequence, Union
 
 from chalicelib.rules.safe_regex import RegexRejected, SafeRegex, check_pattern
+from chalicelib.rules.scanner import RuleError, Scanner
 
 MAX_RULE_CHARS = 8192
 MAX_PREDICATES = 100
@@ -32,7 +33,6 @@ REL_OPS = frozenset({"<", "<=", ">", ">="})
 EQ_OPS = frozenset({"==", "!="})
 OPERATOR_LIST = "== != < <= > >= => contains startswith endswith matcheswords matchesregex"
 
-_WS = " \t\n\r"  # CR counts as part of a CRLF newline
 _KEY_RUN = re.compile(r"[A-Za-z0-9_-]+")
 _LITERAL_RUN = re.compile(r"[A-Za-z0-9_.+-]+")
 _HAS_LETTER = re.compile(r"[A-Za-z]")
@@ -41,15 +41,6 @@ _STRING = re.compile(r'"((?:[^"\\\n\r]|\\[^\n\r])*)"')
 _STRING_ESCAPE = re.compile(r'\\(["\\])')
 _NUMERIC_VALUE = re.compile(r"^\s*[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)\s*$")
 _WORD = re.compile(r"\w+")
-
-
-class RuleError(ValueError):
-    """A rule that does not parse or validate; ``position`` is a 0-based character index."""
-
-    def __init__(self, message: str, position: int) -> None:
-        super().__init__(f"{message} at position {position}")
-        self.message = message
-        self.position = position
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,44 +85,15 @@ def value_words(value: str) -> list[str]:
     return [word.casefold() for word in _WORD.findall(value)]
 
 
-class _Parser:
+class _Parser(Scanner):
+    keyword_run = _KEY_RUN
+    found_run = _LITERAL_RUN
+    keywords = KEYWORDS
+
     def __init__(self, text: str) -> None:
-        self.text = text
-        self.pos = 0
+        super().__init__(text)
         self.predicates = 0
         self.regexes = 0
-
-    # -- scanning -------------------------------------------------------------------------
-    def _ws(self) -> int:
-        text, pos = self.text, self.pos
-        while pos < len(text) and text[pos] in _WS:
-            pos += 1
-        self.pos = pos
-        return pos
-
-    def _found(self, pos: int) -> str:
-        """What stands at ``pos``, for 'expected X, found Y' messages."""
-        if pos >= len(self.text):
-            return "the end of the rule"
-        char = self.text[pos]
-        if char == '"':
-            return "a string"
-        run = _LITERAL_RUN.match(self.text, pos)
-        if run:
-            word = run.group(0)
-            return f"the keyword '{word}'" if word.lower() in KEYWORDS else f"'{word}'"
-        return f"'{char}'"
-
-    def _error(self, expected: str, pos: int) -> RuleError:
-        return RuleError(f"expected {expected}, found {self._found(pos)}", pos)
-
-    def _keyword(self, word: str) -> bool:
-        pos = self._ws()
-        run = _KEY_RUN.match(self.text, pos)
-        if run and run.group(0).lower() == word:
-            self.pos = run.end()
-            return True
-        return False
 
     # -- grammar --------------------------------------------------------------------------
     def parse(self) -> Node:

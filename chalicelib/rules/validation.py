@@ -9,13 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
+from chalicelib.rules.scanner import RuleError
 from chalicelib.rules.segment_rules import (
     MAX_TRAIT_REFS,
     evaluate_segment,
     parse_segment_rule_positions,
     referenced_traits,
 )
-from chalicelib.rules.trait_rules import RuleError, parse_trait_rule
+from chalicelib.rules.trait_rules import parse_trait_rule
 
 RULE_BASED = "RULE_BASED_TRAIT"
 
