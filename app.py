@@ -1,10 +1,12 @@
 """rtdcs: a real-time audience Data Collection Server on AWS Lambda.
 
 This module only creates the Chalice app and registers the blueprints; all logic lives in
-chalicelib/. Nothing here builds a boto3 client or table: that happens lazily on first use.
+chalicelib/. Nothing here builds a boto3 client or table, and the handlers' code loads on
+each route's first call (or here, when Lambda's init is pre-paid: chalicelib/warmup.py).
 """
 
 import logging
+import os
 
 from chalice import Chalice
 
@@ -15,6 +17,7 @@ from chalicelib.routes.dcs import dcs
 from chalicelib.routes.privacy import privacy
 from chalicelib.routes.s2s import s2s
 from chalicelib.routes.spool import spool
+from chalicelib.warmup import init_is_prepaid, preload
 
 app = Chalice(app_name="rtdcs")
 # The GIF answer goes to browsers that send "Accept: image/*" (API Gateway binary media type).
@@ -29,3 +32,6 @@ app.register_blueprint(admin_ops)
 app.register_blueprint(s2s)
 app.register_blueprint(privacy)
 app.register_blueprint(spool)
+
+if init_is_prepaid(os.environ):
+    preload()

@@ -6,8 +6,12 @@ of the deployment package. Prints one JSON document.
 * ``import_ms``: median wall time of ``import app`` in a fresh interpreter (``--runs`` runs,
   interleaved with the baseline so machine load hits both alike), against a bare Chalice app
   that imports boto3 (``baseline_ms``); ``ratio`` = app / baseline (target <= 1.25).
-* ``first_event_imports_ms``: ``import app`` plus what the first event loads lazily on top of
-  it (Powertools Logger + Metrics in chalicelib/observability.py); ``first_event_ratio``.
+  app.py imports only the route declarations (not even boto3), so this ratio is below 1.
+* ``first_event_imports_ms``: the honest cold-start figure for the API function: ``import
+  app`` plus everything the first ``/event`` loads on top of it (the API handlers through
+  ``chalicelib.warmup.preload``, which pulls in boto3, requests and the rules engine, and
+  Powertools Logger + Metrics in chalicelib/observability.py); ``first_event_ratio`` against
+  the same baseline, held to the same 1.25 target (``first_event_within_target``).
 * ``package``: ``chalice package`` (prod, data stack merged) deployment.zip size, compressed
   and uncompressed (target <= 10 MB; boto3/botocore come with the Lambda runtime).
 
@@ -45,7 +49,8 @@ _TIMER = (
 )
 APP_IMPORT = "import app"
 FIRST_EVENT = (
-    "import app; from chalicelib import observability; observability.observer()"
+    "import app; from chalicelib import observability, warmup; warmup.preload(); "
+    "observability.observer()"
 )
 TARGET_RATIO = 1.25
 TARGET_PACKAGE_BYTES = 10 * 1024 * 1024
@@ -122,6 +127,7 @@ def main() -> int:
     imports = report["imports"]
     assert isinstance(imports, dict)
     report["within_target"] = imports["ratio"] <= TARGET_RATIO
+    report["first_event_within_target"] = imports["first_event_ratio"] <= TARGET_RATIO
     print(json.dumps(report, indent=2))
     return 0
 

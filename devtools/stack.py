@@ -1,4 +1,6 @@
-"""The local stack: moto server + data stack + provider simulator + ``chalice local`` + seed.
+"""The local stack: moto server + data stack + provider simulator + ``chalice local`` + seed,
+plus the SQS poller (``devtools/sqs_poller.py``) that delivers the spool and S2S queues to
+their handlers, which ``chalice local`` does not run.
 
 The demo catalog is seeded through the admin API once ``chalice local`` answers (with the
 file's ids, on the fresh catalog), and ``start()`` returns only when the event path serves it.
@@ -36,6 +38,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 STACK_NAME = "rtdcs-local"
 STAGE = "local"
+POLLER = "sqs-poller"  # the child that delivers SQS messages to the app's queue handlers
 
 DUMMY_AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -205,6 +208,7 @@ class LocalStack:
             self._start_simulator()
             self.env = self._app_env()
             self._start_dcs()
+            self._start_poller()
             self._seed()
         except BaseException as exc:
             if not isinstance(exc, KeyboardInterrupt) and not self._abort.is_set():
@@ -331,6 +335,20 @@ class LocalStack:
         )
         self._wait_http("dcs", f"{self.dcs_url}/healthz", lambda s: s == 200)
 
+    def _start_poller(self) -> None:
+        # Same environment as ``chalice local``; it declares itself ready once it polls.
+        from devtools.sqs_poller import READY_MARKER
+
+        assert self.log_dir is not None
+        log_path = self.log_dir / f"{POLLER}.log"
+        offset = log_path.stat().st_size if log_path.exists() else 0  # logs are appended
+        self._spawn(
+            POLLER,
+            [sys.executable, "-m", "devtools.sqs_poller", "--stage", STAGE],
+            self.env,
+        )
+        self._wait_log(POLLER, READY_MARKER, offset)
+
     # ---- environment ---------------------------------------------------------------------
 
     def _base_env(self) -> dict[str, str]:
@@ -413,6 +431,29 @@ class LocalStack:
             f"(GET {url} -> {status})"
         )
 
+    def _wait_log(self, name: str, marker: str, offset: int = 0) -> None:
+        """Wait until ``name``'s log holds ``marker`` past ``offset`` (bounded, like
+        ``_wait_http``)."""
+        child = next(c for c in self._children if c.name == name)
+        deadline = time.monotonic() + self.startup_timeout_s
+        while time.monotonic() < deadline:
+            if self._abort.is_set():
+                raise StackError("start aborted")
+            try:
+                with open(child.log_path, "rb") as log:
+                    log.seek(offset)
+                    if marker.encode() in log.read():
+                        return
+            except OSError:
+                pass
+            if not child.alive():
+                raise StackError(f"{name} exited with code {child.proc.returncode} while starting")
+            time.sleep(0.1)
+        raise StackError(
+            f"{name} did not become ready within {self.startup_timeout_s:.0f} s "
+            f"(no {marker!r} in {child.log_path})"
+        )
+
     def _report_failure(self) -> None:
         for child in self._children:
             print(
@@ -464,6 +505,7 @@ def main() -> int:
         f"{stack.dcs_url}/v1/settings)\n"
         f"  simulator     {stack.sim_url}/_config\n"
         f"  moto          {stack.moto_url}\n"
+        f"  queues        spool + S2S delivered by the {POLLER} child\n"
         f"  logs          {stack.log_dir}\n"
         f"  stop          Ctrl-C (or kill -TERM {os.getpid()})\n",
         flush=True,

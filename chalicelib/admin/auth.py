@@ -5,8 +5,8 @@ The expected token comes from the SSM SecureString parameter named by
 cached), else from ``RTDCS_ADMIN_TOKEN`` (local stack, tests). No token configured means every
 call is refused (fail closed). The comparison is constant-time.
 
-The check runs inside the Lambda handler (a decorator on each admin route, see
-routes/admin.py), so ``chalice local``, ``chalice.test.Client`` and AWS behave the same.
+The check runs inside the Lambda handler (``admin_view`` in every admin handler, see
+handlers/admin.py), so ``chalice local``, ``chalice.test.Client`` and AWS behave the same.
 """
 
 from __future__ import annotations

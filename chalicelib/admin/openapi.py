@@ -9,12 +9,9 @@ import functools
 from typing import Any
 
 from chalicelib.admin.body import MAX_BODY_BYTES
+from chalicelib.admin.paths import CATALOG_VERSION_PATH, OPENAPI_PATH, SETTINGS_PATH
 from chalicelib.admin.schemas import RESOURCES, WRITE_ONLY_AUTH_FIELD, ResourceSpec
 from chalicelib.admin.service import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
-
-OPENAPI_PATH = "/v1/openapi.json"
-CATALOG_VERSION_PATH = "/v1/catalog/version"
-SETTINGS_PATH = "/v1/settings"
 
 _ERROR_CODES = {
     "400": "Bad input: invalid_json, invalid_body, unknown_field, invalid_field, invalid_type, "

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from chalicelib.admin import paths
 from chalicelib.admin.fields import (
     MAX_ID,
     Bool,
@@ -23,6 +24,7 @@ from chalicelib.admin.fields import (
     OneOf,
     Str,
 )
+from chalicelib.admin.paths import ResourcePath
 
 _LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 HOST_PATTERN = rf"(\*\.)?{_LABEL}(\.{_LABEL})*"
@@ -98,28 +100,39 @@ DESTINATION_AUTH = OneOf({
 
 @dataclass(frozen=True)
 class ResourceSpec:
-    kind: str  # catalog kind (store)
+    path: ResourcePath  # kind, collection, id and parent fields (paths.py)
     title: str  # OpenAPI schema name
-    collection: str  # path of the collection, no trailing slash
-    id_field: str
     body: Obj
-    parent_field: str | None = None  # mappings: destinationId, set from the path
+
+    @property
+    def kind(self) -> str:  # catalog kind (store)
+        return self.path.kind
+
+    @property
+    def collection(self) -> str:
+        return self.path.collection
+
+    @property
+    def id_field(self) -> str:
+        return self.path.id_field
+
+    @property
+    def parent_field(self) -> str | None:
+        return self.path.parent_field
+
+    @property
+    def item_path(self) -> str:
+        return self.path.item_path
 
     @property
     def read_only(self) -> tuple[str, ...]:
         extra = (self.parent_field,) if self.parent_field else ()
         return (self.id_field, *extra, "createTime", "updateTime")
 
-    @property
-    def item_path(self) -> str:
-        return f"{self.collection}/{{{self.id_field}}}"
-
 
 DATASOURCE = ResourceSpec(
-    kind="datasource",
+    path=paths.DATASOURCE,
     title="DataSource",
-    collection="/v1/datasources",
-    id_field="dataSourceId",
     body=Obj(
         {
             "name": NAME,
@@ -143,10 +156,8 @@ DATASOURCE = ResourceSpec(
 )
 
 TRAIT = ResourceSpec(
-    kind="trait",
+    path=paths.TRAIT,
     title="Trait",
-    collection="/v1/traits",
-    id_field="sid",
     body=Obj(
         {
             "name": NAME,
@@ -167,10 +178,8 @@ TRAIT = ResourceSpec(
 )
 
 SEGMENT = ResourceSpec(
-    kind="segment",
+    path=paths.SEGMENT,
     title="Segment",
-    collection="/v1/segments",
-    id_field="sid",
     body=Obj(
         {
             "name": NAME,
@@ -186,10 +195,8 @@ SEGMENT = ResourceSpec(
 )
 
 PROVIDER = ResourceSpec(
-    kind="provider",
+    path=paths.PROVIDER,
     title="Provider",
-    collection="/v1/providers",
-    id_field="pid",
     body=Obj(
         {
             "name": NAME,
@@ -256,10 +263,8 @@ DESTINATION_DEFAULTS: Mapping[str, Mapping[str, Any]] = {
 _SEPARATOR = Str(1, 8)
 
 DESTINATION = ResourceSpec(
-    kind="destination",
+    path=paths.DESTINATION,
     title="Destination",
-    collection="/v1/destinations",
-    id_field="destinationId",
     body=Obj(
         {
             "name": NAME,
@@ -303,11 +308,8 @@ DESTINATION = ResourceSpec(
 )
 
 MAPPING = ResourceSpec(
-    kind="mapping",
+    path=paths.MAPPING,
     title="Mapping",
-    collection="/v1/destinations/{destinationId}/mappings",
-    id_field="mappingId",
-    parent_field="destinationId",
     body=Obj(
         {
             "sid": Int(1, MAX_ID, "the segment"),

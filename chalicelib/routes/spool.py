@@ -1,29 +1,18 @@
-"""The spool queue handler: applies profile writes that failed on the event path.
+"""The spool queue's event source; the handler is ``chalicelib/handlers/spool.py``.
 
-Queue: ``RTDCS_SPOOL_QUEUE_NAME`` (read when app.py is imported: Chalice wires the event
-source from it at deploy/package time, with the stage's environment variables set), URL
-``RTDCS_SPOOL_QUEUE_URL``. Each message is applied idempotently (``chalicelib/spool``).
-When some messages of a batch fail, the ones that succeeded are deleted and the handler
-raises, so SQS redelivers only the failures; after ``MAX_RECEIVE_COUNT`` receives the queue's
-redrive policy moves a message to the dead-letter queue, and the last failure's log line says
-why (``to_dead_letter_queue: true``).
+Queue: ``RTDCS_SPOOL_QUEUE_NAME``, read when app.py is imported: Chalice wires the event
+source from it at deploy/package time, with the stage's environment variables set.
 """
 
 from __future__ import annotations
 
 import os
-import threading
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
-from chalicelib import observability
-from chalicelib.config import Settings
-from chalicelib.spool.queue import QUEUE_URL_ENV, sqs_client
-from chalicelib.spool.replay import SpoolRecord, replay_batch
-from chalicelib.store.dynamo import table, write_table
-from chalicelib.store.profiles import ProfileRepository
+if TYPE_CHECKING:
+    from chalicelib.handlers.spool import SpoolRuntime
 
 spool = Blueprint(__name__)
 
@@ -32,87 +21,19 @@ DEFAULT_QUEUE_NAME = "rtdcs-local-spool"
 BATCH_SIZE = 10
 
 
-class SpoolBatchFailed(RuntimeError):
-    """Some messages of the batch failed; SQS will deliver them again."""
-
-
-@dataclass
-class SpoolRuntime:
-    profiles: ProfileRepository
-    metrics: Any
-    sqs: Any
-    queue_url: str
-
-
-_lock = threading.Lock()
-_installed: SpoolRuntime | None = None
-_built: tuple[Any, SpoolRuntime] | None = None
-
-
-def build_runtime() -> SpoolRuntime:
-    settings = Settings.from_env()
-    sink = observability.metrics()
-    profiles = ProfileRepository(
-        table(settings.profiles_table),
-        write_table=write_table(settings.profiles_table),
-        metrics=sink,
-    )
-    return SpoolRuntime(profiles, sink, sqs_client(), os.environ.get(QUEUE_URL_ENV, ""))
-
-
-def get_runtime() -> SpoolRuntime:
-    global _built
-    if _installed is not None:
-        return _installed
-    key = (
-        os.environ.get("RTDCS_PROFILES_TABLE"),
-        os.environ.get(QUEUE_URL_ENV),
-        os.environ.get("AWS_ENDPOINT_URL"),
-    )
-    with _lock:
-        if _built is None or _built[0] != key:
-            _built = (key, build_runtime())
-        return _built[1]
-
-
-def install(runtime: SpoolRuntime | None) -> None:
-    """Serve this runtime (tests), or None to build from the environment again."""
-    global _installed, _built
-    with _lock:
-        _installed = runtime
-        _built = None
-
-
-def _record(raw: dict[str, Any]) -> SpoolRecord:
-    attributes = raw.get("attributes") or {}
-    return SpoolRecord(
-        message_id=str(raw.get("messageId", "")),
-        body=str(raw.get("body", "")),
-        receive_count=int(attributes.get("ApproximateReceiveCount", "1") or 1),
-        receipt_handle=str(raw.get("receiptHandle", "")),
-    )
-
-
 @spool.on_sqs_message(
     queue=os.environ.get(QUEUE_NAME_ENV) or DEFAULT_QUEUE_NAME,
     batch_size=BATCH_SIZE,
     name="spool_replay",
 )
 def spool_replay(event: Any) -> dict[str, int]:
-    runtime = get_runtime()
-    records = [_record(record.to_dict()) for record in event]
-    report = replay_batch(records, runtime.profiles, runtime.metrics)
-    runtime.metrics.flush()
-    if report.failures:
-        done = [r for r in records if r.message_id in report.outcomes and r.receipt_handle]
-        if done and runtime.queue_url:
-            runtime.sqs.delete_message_batch(
-                QueueUrl=runtime.queue_url,
-                Entries=[{"Id": str(i), "ReceiptHandle": r.receipt_handle}
-                         for i, r in enumerate(done)],
-            )
-        raise SpoolBatchFailed(
-            f"{len(report.failures)} of {len(records)} spool messages failed: "
-            + ", ".join(sorted(set(report.failures.values())))
-        )
-    return {"applied": len(report.outcomes)}
+    from chalicelib.handlers.spool import replay  # first message loads it (cold start)
+
+    return replay(event)
+
+
+def install(runtime: SpoolRuntime | None) -> None:
+    """Serve this runtime (tests), or None to build from the environment again."""
+    from chalicelib.handlers import spool as handler
+
+    handler.install(runtime)

@@ -10,12 +10,13 @@ server reached as ``http://localhost:<port>`` while the stack answers on ``127.0
 
 from __future__ import annotations
 
+import contextlib
 import html
 import os
 import threading
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -71,15 +72,18 @@ class PageLog:
         return f"console={self.console!r} page_errors={self.page_errors!r} blocked={self.blocked!r}"
 
 
-@pytest.fixture
-def context(browser):  # type: ignore[no-untyped-def]
-    """A fresh browser context (empty cookie jar) that only talks to loopback."""
-    ctx = browser.new_context()
+@contextlib.contextmanager
+def guarded_context(
+    browser: Any, allow_host: Callable[[str], bool] = LOOPBACK_HOSTS.__contains__, **options: Any
+) -> Iterator[Any]:
+    """A fresh browser context (empty cookie jar) that only reaches hosts ``allow_host``
+    accepts; on exit, fails on blocked requests, page errors and CSP violations."""
+    ctx = browser.new_context(**options)
     log = PageLog()
 
-    def guard(route) -> None:  # type: ignore[no-untyped-def]
+    def guard(route: Any) -> None:
         host = urllib.parse.urlsplit(route.request.url).hostname or ""
-        if host in LOOPBACK_HOSTS:
+        if allow_host(host):
             route.continue_()
         else:
             log.blocked.append(route.request.url)
@@ -102,6 +106,13 @@ def context(browser):  # type: ignore[no-untyped-def]
     assert not log.page_errors, f"uncaught errors in a page: {log.page_errors}"
     csp = [line for line in log.console if "Content Security Policy" in line]
     assert not csp, f"the assets broke their Content-Security-Policy: {csp}"
+
+
+@pytest.fixture
+def context(browser: Any) -> Iterator[Any]:
+    """A fresh browser context (empty cookie jar) that only talks to loopback."""
+    with guarded_context(browser) as ctx:
+        yield ctx
 
 
 @pytest.fixture

@@ -31,7 +31,7 @@ from typing import Any, Iterator
 import pytest
 
 from chalicelib.store.catalog import CatalogRepository
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, PageLog
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, guarded_context
 
 pytestmark = pytest.mark.e2e
 
@@ -161,34 +161,15 @@ def pub_browser(playwright_driver: Any) -> Iterator[Any]:
         browser.close()
 
 
+def _pub_host(host: str) -> bool:
+    return host in ("127.0.0.1", "localhost") or host.endswith("." + PUB_SITE)
+
+
 @pytest.fixture
 def pub_context(pub_browser: Any) -> Iterator[Any]:
     """A fresh context that reaches loopback only (and *.pub.test, mapped to it)."""
-    ctx = pub_browser.new_context(ignore_https_errors=True)
-    log = PageLog()
-
-    def guard(route: Any) -> None:
-        host = urllib.parse.urlsplit(route.request.url).hostname or ""
-        if host in ("127.0.0.1", "localhost") or host.endswith("." + PUB_SITE):
-            route.continue_()
-        else:
-            log.blocked.append(route.request.url)
-            route.abort()
-
-    ctx.route("**/*", guard)
-    ctx.on("page", lambda page: (
-        page.on("console", lambda m: log.console.append(f"{m.type}: {m.text}")),
-        page.on("pageerror", lambda e: log.page_errors.append(str(e))),
-    ))
-    ctx.log = log
-    try:
+    with guarded_context(pub_browser, _pub_host, ignore_https_errors=True) as ctx:
         yield ctx
-    finally:
-        ctx.close()
-    assert not log.blocked, f"a page tried to reach a non-loopback address: {log.blocked}"
-    assert not log.page_errors, f"uncaught errors in a page: {log.page_errors}"
-    csp = [line for line in log.console if "Content Security Policy" in line]
-    assert not csp, f"the assets broke their Content-Security-Policy: {csp}"
 
 
 @pytest.fixture

@@ -158,6 +158,7 @@ def test_event_writes_the_profile(
     item = table.get_item(Key={"uuid": uuid}, ConsistentRead=True).get("Item")
     assert item is not None, f"no profile item for {uuid}"
     assert item["uuid"] == uuid
+    assert "sqs-poller" in local_stack.pids() and not local_stack.dead_children()  # spool drains
 
 
 # ---- (d) bad input ----------------------------------------------------------------------

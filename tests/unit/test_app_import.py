@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
+
+from chalicelib.warmup import init_is_prepaid, preload
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,3 +34,46 @@ def test_importing_the_app_creates_no_aws_client() -> None:
 
 def test_app_py_is_under_100_lines() -> None:
     assert len((ROOT / "app.py").read_text().splitlines()) < 100
+
+
+_LOADED = """
+import sys
+import app
+names = ("chalicelib.handlers.event", "chalicelib.handlers.admin", "chalicelib.handlers.spool",
+         "chalicelib.handlers.s2s", "chalicelib.pipeline", "chalicelib.admin.schemas",
+         "chalicelib.rules.catalog", "requests")
+print(",".join(name for name in names if name in sys.modules) or "-")
+"""
+
+
+def _loaded_after_import(init_type: str | None) -> str:
+    env = {k: v for k, v in os.environ.items() if k != "AWS_LAMBDA_INITIALIZATION_TYPE"}
+    if init_type:
+        env["AWS_LAMBDA_INITIALIZATION_TYPE"] = init_type
+    out = subprocess.run([sys.executable, "-c", _LOADED], cwd=ROOT, env=env,
+                         capture_output=True, text=True, check=True, timeout=60)
+    return out.stdout.strip()
+
+
+def test_on_demand_init_loads_no_handler_code() -> None:
+    # Each route loads its handler on first call: an SQS function never loads the rules engine.
+    assert _loaded_after_import("on-demand") == "-"
+    assert _loaded_after_import(None) == "-"
+
+
+def test_prepaid_init_loads_the_api_handlers() -> None:
+    loaded = _loaded_after_import("provisioned-concurrency").split(",")
+    assert "chalicelib.handlers.event" in loaded and "chalicelib.pipeline" in loaded
+    assert "chalicelib.handlers.admin" not in loaded  # admin stays lazy even then
+
+
+def test_init_is_prepaid_reads_lambdas_init_type() -> None:
+    assert init_is_prepaid({"AWS_LAMBDA_INITIALIZATION_TYPE": "snap-start"})
+    assert init_is_prepaid({"AWS_LAMBDA_INITIALIZATION_TYPE": "provisioned-concurrency"})
+    assert not init_is_prepaid({"AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand"})
+    assert not init_is_prepaid({})
+
+
+def test_preload_imports_what_it_names() -> None:
+    preload(("chalicelib.handlers.privacy",))
+    assert "chalicelib.handlers.privacy" in sys.modules

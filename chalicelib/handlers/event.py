@@ -1,0 +1,128 @@
+"""``/event`` (GET, POST, OPTIONS): HTTP in, pipeline, HTTP out (routes in routes/dcs.py)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Mapping
+
+from chalice import Response
+
+from chalicelib import observability
+from chalicelib.config import Settings
+from chalicelib.dcs.cookies import UUID_COOKIE_DAYS, parse_cookie_header, set_cookie
+from chalicelib.dcs.errors import error
+from chalicelib.dcs.ids import new_tid
+from chalicelib.dcs.params import ParsedRequest, derived_country
+from chalicelib.dcs.response import render
+from chalicelib.handlers.common import parse_dcs_request
+from chalicelib.pipeline import EventInput, EventResult
+from chalicelib.providers.fanout import Outcome
+from chalicelib.routes.dcs import FORM_TYPES
+from chalicelib.services import get_services
+
+logger = logging.getLogger("rtdcs.event")
+
+
+def cors_headers(settings: Settings, headers: Mapping[str, str]) -> dict[str, str]:
+    origin = {k.lower(): v for k, v in headers.items()}.get("origin")
+    allowed = settings.cors_allowed_origins
+    if not origin or not ("*" in allowed or origin in allowed):
+        return {}
+    return {
+        "Access-Control-Allow-Origin": origin,
+        "Access-Control-Allow-Credentials": "true",
+        "Access-Control-Expose-Headers": "X-Error, Server-Timing",
+        "Vary": "Origin",
+    }
+
+
+def server_timing(outcomes: list[Outcome], total_ms: float | None = None) -> str:
+    """Provider latencies for page tools (the demo) in the standard Server-Timing header."""
+    parts = [
+        f'rt-{o.pid};dur={o.latency_ms:.1f};desc="{_quote_safe(o.name)}: {o.kind}"'
+        for o in outcomes
+    ]
+    if outcomes:
+        slowest = max(o.latency_ms for o in outcomes)
+        parts.append(f"rt-total;dur={slowest if total_ms is None else total_ms:.1f}")
+    return ", ".join(parts)
+
+
+def _quote_safe(text: str) -> str:
+    return "".join(c for c in text if c not in '"\\\r\n')[:64]
+
+
+def _response(result: EventResult, parsed: ParsedRequest, request: Any) -> Response:
+    settings = get_services().settings
+    rendered = render(
+        result.fields,
+        result.errors,
+        rtbd=parsed.control("d_rtbd"),
+        callback=parsed.control("d_cb"),
+        accept=request.headers.get("accept"),
+    )
+    headers: dict[str, str | list[str]] = {
+        **rendered.headers,
+        **cors_headers(settings, request.headers),
+    }
+    if result.uuid_cookie:
+        headers["Set-Cookie"] = set_cookie(
+            settings.cookie_uuid_name,
+            result.uuid_cookie,
+            UUID_COOKIE_DAYS,
+            result.now,
+            secure=settings.cookie_secure,
+            domain=settings.cookie_domain,
+        )
+    if result.status == 429:
+        headers["Retry-After"] = "1"
+    timing = server_timing(result.outcomes)
+    if timing:
+        headers["Server-Timing"] = timing
+    # Chalice sends bytes only for binary types (the GIF); text goes out as str.
+    is_binary = rendered.headers.get("Content-Type", "").startswith("image/")
+    body: bytes | str = rendered.body if is_binary else rendered.body.decode("utf-8")
+    return Response(body=body, status_code=result.status, headers=headers)
+
+
+def handle_event(request: Any) -> Response:
+    services = get_services()
+    if request.method == "POST":
+        content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+        if content_type not in FORM_TYPES:
+            return Response(
+                body={"error": "unsupported Content-Type", "expected": list(FORM_TYPES)},
+                status_code=415,
+            )
+    parsed = ParsedRequest()
+    try:
+        parsed = parse_dcs_request(request, derive_signals=False)
+        cookies = parse_cookie_header(request.headers.get("cookie"))
+        country = derived_country(request.headers)
+        result = services.pipeline.handle(
+            EventInput(parsed, cookies, country, dict(request.headers))
+        )
+    except Exception:  # noqa: BLE001 - never a 5xx of ours: error 0 (dcs-protocol.md 4.7)
+        logger.exception("unexpected error in /event")
+        result = EventResult(
+            fields={"dcs_region": services.settings.dcs_region, "tid": new_tid(), "stuff": []},
+            errors=[error(0)],
+            stopped=True,
+            now=time.time(),
+        )
+    observability.event_done(result)  # the one JSON log line (no p_ data) + metrics
+    return _response(result, parsed, request)
+
+
+def handle_preflight(request: Any) -> Response:
+    headers: dict[str, str | list[str]] = {**cors_headers(get_services().settings, request.headers)}
+    if headers:
+        headers.update(
+            {
+                "Access-Control-Allow-Methods": "GET, POST",
+                "Access-Control-Allow-Headers": "Content-Type",
+                "Access-Control-Max-Age": "600",
+            }
+        )
+    return Response(body="", status_code=204, headers=headers)

@@ -1,0 +1,29 @@
+"""Loading the handlers' code before the first request, where init time is pre-paid.
+
+app.py imports only the route declarations; each handler module loads on its route's first
+call (``chalicelib/routes/__init__.py``). With provisioned concurrency or SnapStart the init
+phase runs before any request and is not on a visitor's path, so there the API handlers are
+loaded at init instead. Lambda names the kind of init in ``AWS_LAMBDA_INITIALIZATION_TYPE``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Mapping
+
+PREPAID_INIT_TYPES = frozenset({"provisioned-concurrency", "snap-start"})
+# What the first /event, /ibs or asset request would load.
+API_HANDLER_MODULES = (
+    "chalicelib.handlers.event",
+    "chalicelib.handlers.privacy",
+    "chalicelib.handlers.assets",
+)
+
+
+def init_is_prepaid(environ: Mapping[str, str]) -> bool:
+    return environ.get("AWS_LAMBDA_INITIALIZATION_TYPE", "") in PREPAID_INIT_TYPES
+
+
+def preload(modules: tuple[str, ...] = API_HANDLER_MODULES) -> None:
+    for name in modules:
+        importlib.import_module(name)
