@@ -49,7 +49,7 @@ _TIMER = (
 )
 APP_IMPORT = "import app"
 FIRST_EVENT = (
-    "import app; from chalicelib import observability, warmup; warmup.preload(); "
+    "import app; from chalicelib import observability, warmup; warmup.preload(build=False); "
     "observability.observer()"
 )
 TARGET_RATIO = 1.25

@@ -3,11 +3,13 @@
 Precedence: a valid UUID cookie (not with ``d_coppa=1``), then a valid ``d_uuid``, then the
 first accepted declared ID with a stored link (its most recent UUID), else a new UUID
 (``d_coppa=1``: stateless instead). Declared-ID opt-outs are found on the same read.
+
+``Identity`` is a slotted class, not a dataclass: a dataclass costs ~0.5 ms at import, paid on
+every cold Lambda start (bench/coldstart.py).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Mapping, Protocol, Sequence
 
 from chalicelib.dcs.declared_ids import DataSources, parse_declared_ids
@@ -30,14 +32,24 @@ class IdMap(Protocol):
     ) -> None: ...
 
 
-@dataclass
 class Identity:
-    uuid: str | None  # None: a stateless d_coppa=1 request
-    is_new: bool = False
-    declared: list[DeclaredId] = field(default_factory=list)
-    links: dict[tuple[int, str], LinkRecord] = field(default_factory=dict)
-    can_link: bool = True  # False when the ID map could not be read (202): no new links
-    opted_out_id: str | None = None  # a declared ID found opted out: stop with 171
+    __slots__ = ("uuid", "is_new", "declared", "links", "can_link", "opted_out_id")
+
+    def __init__(
+        self,
+        uuid: str | None,  # None: a stateless d_coppa=1 request
+        is_new: bool = False,
+        declared: list[DeclaredId] | None = None,
+        links: dict[tuple[int, str], LinkRecord] | None = None,
+        can_link: bool = True,  # False when the ID map could not be read (202): no new links
+        opted_out_id: str | None = None,  # a declared ID found opted out: stop with 171
+    ) -> None:
+        self.uuid = uuid
+        self.is_new = is_new
+        self.declared: list[DeclaredId] = [] if declared is None else declared
+        self.links: dict[tuple[int, str], LinkRecord] = {} if links is None else links
+        self.can_link = can_link
+        self.opted_out_id = opted_out_id
 
     def synced_ids(self) -> dict[int, str]:
         """The first accepted DPUUID per data source (request order is precedence)."""

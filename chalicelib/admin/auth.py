@@ -28,11 +28,12 @@ class TokenUnavailable(RuntimeError):
 
 
 def default_ssm_client() -> Any:
-    import boto3
     from botocore.config import Config
 
+    from chalicelib import aws
+
     config = Config(connect_timeout=1, read_timeout=2, retries={"max_attempts": 2})
-    return boto3.session.Session().client("ssm", config=config)
+    return aws.client("ssm", config=config)
 
 
 class AdminTokenSource:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 from typing import Any
@@ -15,10 +14,10 @@ _SECRET_NAME = re.compile(r"token|secret|password|passwd|credential|private|(^|_
 
 def public_settings(settings: Settings) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for item in dataclasses.fields(settings):
-        if _SECRET_NAME.search(item.name):
+    for name in settings._fields:  # Settings is a NamedTuple
+        if _SECRET_NAME.search(name):
             continue
-        out[item.name] = _plain(getattr(settings, item.name))
+        out[name] = _plain(getattr(settings, name))
     return out
 
 

@@ -3,13 +3,15 @@
 Pure functions over the request's ``gdpr``/``gdpr_consent`` values and ``ConsentSettings``:
 ``evaluate_consent`` decides once per request (the rtdcs gate), ``vendor_allowed`` then
 decides per provider or sync partner. No I/O.
+
+The records are NamedTuples / a slotted class, not dataclasses: a dataclass costs ~0.5 ms at
+import, paid on every cold Lambda start (bench/coldstart.py).
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from typing import Mapping
+from typing import Any, Mapping, NamedTuple
 
 from chalicelib.consent.tcf import (
     RESTRICTION_NOT_ALLOWED,
@@ -35,8 +37,7 @@ _MAX_VENDOR_ID = 65535  # 16-bit vendor IDs
 _MAX_PURPOSE_ID = 24  # PurposesConsent is 24 bits
 
 
-@dataclass(frozen=True)
-class CmpAllowlist:
+class CmpAllowlist(NamedTuple):
     """``RTDCS_TCF_CMP_ALLOWLIST``: comma-separated CMP IDs; ``-<id>`` marks one deleted."""
 
     active: frozenset[int]
@@ -66,12 +67,40 @@ class CmpAllowlist:
         return None
 
 
-@dataclass(frozen=True)
 class ConsentSettings:
-    vendor_id: int | None = None
-    required_purposes: tuple[int, ...] | None = None
-    cmp_allowlist: CmpAllowlist | None = None
-    gdpr_default: int = 0
+    # Not a NamedTuple: GET /v1/settings shows this nested value as its repr, not as a list.
+    __slots__ = ("vendor_id", "required_purposes", "cmp_allowlist", "gdpr_default")
+
+    def __init__(
+        self,
+        vendor_id: int | None = None,
+        required_purposes: tuple[int, ...] | None = None,
+        cmp_allowlist: CmpAllowlist | None = None,
+        gdpr_default: int = 0,
+    ) -> None:
+        self.vendor_id = vendor_id
+        self.required_purposes = required_purposes
+        self.cmp_allowlist = cmp_allowlist
+        self.gdpr_default = gdpr_default
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.vendor_id, self.required_purposes, self.cmp_allowlist, self.gdpr_default)
+
+    # Compared and hashed as part of Settings, the key of the per-container services cache.
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ConsentSettings):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return (
+            f"ConsentSettings(vendor_id={self.vendor_id!r}, "
+            f"required_purposes={self.required_purposes!r}, "
+            f"cmp_allowlist={self.cmp_allowlist!r}, gdpr_default={self.gdpr_default!r})"
+        )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ConsentSettings:
@@ -103,8 +132,7 @@ class ConsentSettings:
         )
 
 
-@dataclass(frozen=True)
-class ConsentDecision:
+class ConsentDecision(NamedTuple):
     applies: bool  # gdpr=1 for this request
     allowed: bool  # the rtdcs gate passed, or gdpr does not apply
     error_code: int | None  # 313, 314 or 315 when not allowed

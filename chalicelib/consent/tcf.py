@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any, Callable, NamedTuple
@@ -96,10 +95,12 @@ class PublisherRestriction(NamedTuple):
     vendor_ids: VendorSet
 
 
-@dataclass(frozen=True, slots=True)
-class TCString:
+class TCString(NamedTuple):
     """The core segment. ``created``/``last_updated`` are deciseconds since the Unix epoch,
-    as encoded; vendor sets are ``VendorSet`` (compares equal to the frozenset of the IDs)."""
+    as encoded; vendor sets are ``VendorSet`` (compares equal to the frozenset of the IDs).
+
+    A NamedTuple rather than a slotted dataclass: a fraction of the import cost on a cold
+    Lambda start (bench/coldstart.py), and still no per-instance ``__dict__``."""
 
     version: int
     created: int

@@ -1,11 +1,13 @@
 """Declared IDs: ``d_cid``, ``d_cid_ic`` and the legacy ``d_dpid``/``d_dpuuid`` pair
-(dcs-protocol.md 4.2), and the DPUUID rules shared with ``/ibs``. Pure."""
+(dcs-protocol.md 4.2), and the DPUUID rules shared with ``/ibs``. Pure.
+
+The records are NamedTuples, not dataclasses: a dataclass costs ~0.5 ms at import, paid on
+every cold Lambda start (bench/coldstart.py)."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, NamedTuple, Sequence
 
 from chalicelib.dcs.errors import DcsError, error
 from chalicelib.identity import DeclaredId
@@ -38,8 +40,7 @@ _MACRO_RE = re.compile(
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
 
-@dataclass(frozen=True)
-class DataSourceInfo:
+class DataSourceInfo(NamedTuple):
     dpid: int
     id_type: str  # COOKIE | CROSS_DEVICE
     integration_code: str | None = None
@@ -92,8 +93,7 @@ def device_id_problem(dpid: int, value: str) -> bool:
     )
 
 
-@dataclass
-class DeclaredIdsResult:
+class DeclaredIdsResult(NamedTuple):
     accepted: list[DeclaredId]
     errors: list[DcsError]
     sent: int

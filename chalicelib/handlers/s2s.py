@@ -13,9 +13,9 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
 from botocore.config import Config
 
+from chalicelib import aws
 from chalicelib.config import Settings
 from chalicelib.destinations.compiled import DestinationCatalog, destinations_for
 from chalicelib.destinations.s2s_delivery import (
@@ -53,9 +53,8 @@ def build_runtime() -> S2SRuntime:
     dlq_url = os.environ.get("RTDCS_S2S_DLQ_URL", "")
     if not dlq_url:
         raise RuntimeError("RTDCS_S2S_DLQ_URL is not set")
-    session = boto3.session.Session()
-    sqs = session.client("sqs", config=_SQS_CONFIG)
-    secrets = SecretResolver(ssm_client=lambda: session.client("ssm", config=_SQS_CONFIG))
+    sqs = aws.client("sqs", config=_SQS_CONFIG)
+    secrets = SecretResolver(ssm_client=lambda: aws.client("ssm", config=_SQS_CONFIG))
     sender = S2SSender(
         make_session(pool_size=8),
         secrets,

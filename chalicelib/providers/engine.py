@@ -28,11 +28,12 @@ def default_ssm_client() -> Any:
     The endpoint follows botocore's ``AWS_ENDPOINT_URL`` / ``AWS_ENDPOINT_URL_SSM``, so the
     local stack and tests point it at moto.
     """
-    import boto3
     from botocore.config import Config
 
+    from chalicelib import aws
+
     config = Config(connect_timeout=1, read_timeout=1, retries={"max_attempts": 2})
-    return boto3.session.Session().client("ssm", config=config)
+    return aws.client("ssm", config=config)
 
 
 def build_fanout(

@@ -11,15 +11,15 @@ and the fan-out fails the call (error ``auth_config``) without sending anything.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, NamedTuple
 
 from chalicelib.providers.auth import AuthConfigError, AuthSpec, parse_auth
 from chalicelib.rules.catalog import CompiledCatalog, ProviderDef
 
 
-@dataclass(frozen=True)
-class ProviderExtras:
+# A NamedTuple rather than a dataclass: a dataclass costs 0.2-0.6 ms to create at import,
+# paid on a cold Lambda start (bench/coldstart.py).
+class ProviderExtras(NamedTuple):
     auth: AuthSpec | None = None
     max_qps: int | None = None
     problem: str | None = None  # why the configuration cannot be used (no call is made)

@@ -8,11 +8,10 @@ admin API refuses such objects at save time; this guards against hand-edited tab
 from __future__ import annotations
 
 import gc
-from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, NamedTuple, Sequence
 
 from chalicelib.rules.safe_regex import RegexBudget
-from chalicelib.rules.scanner import RuleError
+from chalicelib.rules.scanner import RuleError, slots_repr
 from chalicelib.rules.segment_index import SegmentIndex
 from chalicelib.rules.segment_rules import (
     SNode,
@@ -28,16 +27,34 @@ DEFAULT_TRAIT_TTL_DAYS = 120
 MAX_TRAIT_TTL_DAYS = 3650
 
 
-@dataclass(frozen=True, slots=True)
+# Records here are slotted classes or NamedTuples, not dataclasses: a dataclass costs 0.2-0.65 ms
+# to create at import, on a cold Lambda start's first event (bench/coldstart.py). TraitDef and
+# SegmentDef keep __slots__ and a plain __init__ (a 100,000-trait catalog: bench/rules.py).
 class TraitDef:
-    sid: int
-    name: str
-    trait_type: str  # RULE_BASED_TRAIT | ON_BOARDED_TRAIT
-    data_source_id: int
-    ttl_days: int
-    rule: Node | None = None
-    keys: frozenset[str] = frozenset()
-    provider_segment_id: str | None = None
+    __slots__ = ("sid", "name", "trait_type", "data_source_id", "ttl_days", "rule", "keys",
+                 "provider_segment_id")
+
+    def __init__(
+        self,
+        sid: int,
+        name: str,
+        trait_type: str,  # RULE_BASED_TRAIT | ON_BOARDED_TRAIT
+        data_source_id: int,
+        ttl_days: int,
+        rule: Node | None = None,
+        keys: frozenset[str] = frozenset(),
+        provider_segment_id: str | None = None,
+    ) -> None:
+        self.sid = sid
+        self.name = name
+        self.trait_type = trait_type
+        self.data_source_id = data_source_id
+        self.ttl_days = ttl_days
+        self.rule = rule
+        self.keys = keys
+        self.provider_segment_id = provider_segment_id
+
+    __repr__ = slots_repr
 
     @property
     def rule_based(self) -> bool:
@@ -59,16 +76,19 @@ class TraitDef:
         return expiry is None or now < expiry
 
 
-@dataclass(frozen=True, slots=True)
 class SegmentDef:
-    sid: int
-    name: str
-    rule: SNode
-    status: str
+    __slots__ = ("sid", "name", "rule", "status")
+
+    def __init__(self, sid: int, name: str, rule: SNode, status: str) -> None:
+        self.sid = sid
+        self.name = name
+        self.rule = rule
+        self.status = status
+
+    __repr__ = slots_repr
 
 
-@dataclass(frozen=True)
-class ProviderDef:
+class ProviderDef(NamedTuple):
     pid: int
     name: str
     data_source_id: int
@@ -82,8 +102,7 @@ class ProviderDef:
     segments_path: str | None = None
 
 
-@dataclass(frozen=True)
-class CookieMapping:
+class CookieMapping(NamedTuple):
     segment_sid: int
     value: str
     start_ms: int | None
@@ -96,8 +115,7 @@ class CookieMapping:
         )
 
 
-@dataclass(frozen=True)
-class CookieDestination:
+class CookieDestination(NamedTuple):
     destination_id: int
     cookie_name: str
     format_type: str
@@ -112,34 +130,42 @@ class CookieDestination:
     mappings: tuple[CookieMapping, ...]
 
 
-@dataclass(frozen=True)
 class CompiledCatalog:
-    version: int
-    traits: Mapping[int, TraitDef]
-    rule_traits: tuple[TraitDef, ...]
-    onboarded_by_segment: Mapping[tuple[int, str], int]  # (dataSourceId, providerSegmentId)
-    segments: tuple[SegmentDef, ...]
-    providers: tuple[ProviderDef, ...]
-    cookie_destinations: tuple[CookieDestination, ...]
-    raw: Mapping[str, Sequence[Mapping[str, Any]]] = field(default_factory=dict)
-    problems: tuple[str, ...] = ()
-    # Built from the fields above when not given (compile_catalog builds them).
-    trait_index: TraitIndex = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
-    segment_index: SegmentIndex = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
-    paused_segment_ids: frozenset[int] = field(default=frozenset(), repr=False, compare=False)
+    __slots__ = ("version", "traits", "rule_traits", "onboarded_by_segment", "segments",
+                 "providers", "cookie_destinations", "raw", "problems", "trait_index",
+                 "segment_index", "paused_segment_ids")
 
-    def __post_init__(self) -> None:
-        if self.trait_index is None:
-            object.__setattr__(self, "trait_index", TraitIndex(
-                (t.sid, t.data_source_id, t.rule) for t in self.rule_traits if t.rule is not None
-            ))
-        if self.segment_index is None:
-            object.__setattr__(self, "segment_index", SegmentIndex.build(
-                (s.sid, s.rule) for s in self.segments if s.status == "active"
-            ))
-        object.__setattr__(self, "paused_segment_ids", frozenset(
-            s.sid for s in self.segments if s.status == "paused"
-        ))
+    def __init__(
+        self,
+        version: int,
+        traits: Mapping[int, TraitDef],
+        rule_traits: tuple[TraitDef, ...],
+        onboarded_by_segment: Mapping[tuple[int, str], int],  # (dataSourceId, providerSegmentId)
+        segments: tuple[SegmentDef, ...],
+        providers: tuple[ProviderDef, ...],
+        cookie_destinations: tuple[CookieDestination, ...],
+        raw: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+        problems: tuple[str, ...] = (),
+        # Built from the fields above when not given (compile_catalog builds them).
+        trait_index: TraitIndex | None = None,
+        segment_index: SegmentIndex | None = None,
+    ) -> None:
+        self.version = version
+        self.traits = traits
+        self.rule_traits = rule_traits
+        self.onboarded_by_segment = onboarded_by_segment
+        self.segments = segments
+        self.providers = providers
+        self.cookie_destinations = cookie_destinations
+        self.raw: Mapping[str, Sequence[Mapping[str, Any]]] = {} if raw is None else raw
+        self.problems = problems
+        self.trait_index = trait_index if trait_index is not None else TraitIndex(
+            (t.sid, t.data_source_id, t.rule) for t in rule_traits if t.rule is not None
+        )
+        self.segment_index = segment_index if segment_index is not None else SegmentIndex.build(
+            (s.sid, s.rule) for s in segments if s.status == "active"
+        )
+        self.paused_segment_ids = frozenset(s.sid for s in segments if s.status == "paused")
 
     def provider_name(self, data_source_id: int) -> str | None:
         return next((p.name for p in self.providers if p.data_source_id == data_source_id), None)
@@ -168,8 +194,7 @@ class CompiledCatalog:
         return self.segment_index.evaluate(live, now)
 
 
-@dataclass(frozen=True)
-class RuleRealization:
+class RuleRealization(NamedTuple):
     sids: frozenset[int]
     failed: bool  # some rule failed at run time (or ran out of regex budget): error 10
 

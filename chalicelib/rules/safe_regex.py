@@ -14,10 +14,10 @@ import re
 import string
 import time
 import warnings
-from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-import regex
+if TYPE_CHECKING:
+    import regex
 
 MAX_PATTERN_CHARS = 256
 MAX_REPEAT_BOUND = 100
@@ -65,27 +65,43 @@ class RegexRejected(ValueError):
         self.offset = offset
 
 
-@dataclass
+# The records here are slotted classes, not dataclasses: a dataclass costs 0.2-0.65 ms to
+# create at import, on a cold Lambda start's first event (bench/coldstart.py).
 class _Quant:
-    low: int
-    high: int | None  # None: unbounded
-    text: str
+    __slots__ = ("low", "high", "text")
+
+    def __init__(self, low: int, high: int | None, text: str) -> None:
+        self.low = low
+        self.high = high  # None: unbounded
+        self.text = text
 
 
-@dataclass
 class _Item:
-    start: int
-    group: "_Group | None" = None  # None: a single-character atom (literal, class, escape, .)
-    quant: _Quant | None = None
-    end: int = 0
-    literal: str | None = None  # the character, for a plain literal
-    anchor: str | None = None  # "start" for ^ and \A, "other" for $ \Z \b \B
+    __slots__ = ("start", "group", "quant", "end", "literal", "anchor")
+
+    def __init__(
+        self,
+        start: int,
+        group: _Group | None = None,  # None: a single-character atom (literal, class, escape, .)
+        quant: _Quant | None = None,
+        end: int = 0,
+        literal: str | None = None,  # the character, for a plain literal
+        anchor: str | None = None,  # "start" for ^ and \A, "other" for $ \Z \b \B
+    ) -> None:
+        self.start = start
+        self.group = group
+        self.quant = quant
+        self.end = end
+        self.literal = literal
+        self.anchor = anchor
 
 
-@dataclass
 class _Group:
-    start: int
-    branches: list[list[_Item]] = field(default_factory=lambda: [[]])
+    __slots__ = ("start", "branches")
+
+    def __init__(self, start: int) -> None:
+        self.start = start
+        self.branches: list[list[_Item]] = [[]]
 
 
 class _Scanner:
@@ -362,21 +378,30 @@ def _required_literals(root: _Group) -> tuple[str, list[str]]:
     return prefix, runs
 
 
-@dataclass(frozen=True, eq=False)
 class SafeRegex:
     """A checked pattern, compiled for the reference (``re``) and the timed (``regex``) matcher."""
 
-    pattern: str
-    reference: re.Pattern[str]
-    timed: "regex.Pattern[str]"
-    prefix: str = ""  # every match starts with it (case-insensitively under (?i))
-    literals: tuple[str, ...] = ()  # every match contains each of them (same caveat)
+    __slots__ = ("pattern", "reference", "timed", "prefix", "literals")
+
+    def __init__(
+        self,
+        pattern: str,
+        reference: re.Pattern[str],
+        timed: regex.Pattern[str],
+        prefix: str = "",  # every match starts with it (case-insensitively under (?i))
+        literals: tuple[str, ...] = (),  # every match contains each of them (same caveat)
+    ) -> None:
+        self.pattern = pattern
+        self.reference = reference
+        self.timed = timed
+        self.prefix = prefix
+        self.literals = literals
 
     def search(self, value: str) -> bool:
         """Reference semantics, no time limit (tests and save-time evaluation)."""
         return self.reference.search(value[:MATCH_CHARS]) is not None
 
-    def search_timed(self, value: str, budget: "RegexBudget") -> bool:
+    def search_timed(self, value: str, budget: RegexBudget) -> bool:
         """Matches under the request's budget; raises ``RegexBudgetExceeded`` when it runs out."""
         return budget.search(self.timed, value[:MATCH_CHARS])
 
@@ -402,6 +427,8 @@ def check_pattern(pattern: str) -> SafeRegex:
     if scanner.broken:  # re compiled what the scanner could not follow: be safe
         raise RegexRejected("the pattern uses syntax outside the allowed subset", 0)
     _backtracking_guard(pattern, root)
+    import regex  # here, not at module level: most catalogs have no matchesregex (~6 ms import)
+
     try:
         timed = regex.compile(pattern, regex.ASCII | regex.VERSION0)
     except regex.error as exc:  # pragma: no cover - the subset compiles in both
@@ -426,7 +453,7 @@ class RegexBudget:
         self.exhausted = False
         self._clock = clock
 
-    def search(self, pattern: "regex.Pattern[str]", value: str) -> bool:
+    def search(self, pattern: regex.Pattern[str], value: str) -> bool:
         if self.exhausted or self.remaining <= 0.0:
             self.exhausted = True
             raise RegexBudgetExceeded()

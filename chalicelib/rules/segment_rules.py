@@ -7,10 +7,9 @@ the plain reading of 2.2; the event path uses the indexed form in ``segment_inde
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Mapping, Sequence, Union
+from typing import Mapping, NamedTuple, Sequence, Union
 
-from chalicelib.rules.scanner import WHITESPACE, RuleError, Scanner
+from chalicelib.rules.scanner import WHITESPACE, RuleError, Scanner, slots_repr
 
 MAX_SEGMENT_RULE_CHARS = 65536
 MAX_DEPTH = 32
@@ -27,40 +26,112 @@ _INT = re.compile(r"[0-9]+")
 _KEYWORDS = frozenset({"and", "or", "not", "frequency"})
 
 
-@dataclass(frozen=True, slots=True)
+# The AST nodes are slotted classes, not dataclasses: a dataclass costs 0.2-0.65 ms to create
+# at import, on a cold Lambda start's first event (bench/coldstart.py). Equality and hashing
+# include the type (SAnd(x, y) != SOr(x, y)).
 class TraitRef:
-    sid: int
+    __slots__ = ("sid",)
+
+    def __init__(self, sid: int) -> None:
+        self.sid = sid
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not TraitRef:
+            return NotImplemented
+        return self.sid == other.sid
+
+    def __hash__(self) -> int:
+        return hash((TraitRef, self.sid))
+
+    __repr__ = slots_repr
 
 
-@dataclass(frozen=True, slots=True)
 class Frequency:
-    sids: tuple[int, ...]  # distinct, in order of first mention
-    recency_op: str | None  # "<=" (recent), ">=" (old), or None (no window)
-    recency_days: int
-    op: str  # ">=", "<=", "=="
-    count: int
+    __slots__ = ("sids", "recency_op", "recency_days", "op", "count")
+
+    def __init__(
+        self,
+        sids: tuple[int, ...],  # distinct, in order of first mention
+        recency_op: str | None,  # "<=" (recent), ">=" (old), or None (no window)
+        recency_days: int,
+        op: str,  # ">=", "<=", "=="
+        count: int,
+    ) -> None:
+        self.sids = sids
+        self.recency_op = recency_op
+        self.recency_days = recency_days
+        self.op = op
+        self.count = count
+
+    def _key(self) -> tuple[object, ...]:
+        return (self.sids, self.recency_op, self.recency_days, self.op, self.count)
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not Frequency:
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash((Frequency, self._key()))
+
+    __repr__ = slots_repr
 
 
-@dataclass(frozen=True, slots=True)
 class SNot:
-    operand: "SNode"
+    __slots__ = ("operand",)
+
+    def __init__(self, operand: SNode) -> None:
+        self.operand = operand
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not SNot:
+            return NotImplemented
+        return self.operand == other.operand
+
+    def __hash__(self) -> int:
+        return hash((SNot, self.operand))
+
+    __repr__ = slots_repr
 
 
-@dataclass(frozen=True, slots=True)
 class SAnd:
-    operands: tuple["SNode", ...]
+    __slots__ = ("operands",)
+
+    def __init__(self, operands: tuple[SNode, ...]) -> None:
+        self.operands = operands
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not SAnd:
+            return NotImplemented
+        return self.operands == other.operands
+
+    def __hash__(self) -> int:
+        return hash((SAnd, self.operands))
+
+    __repr__ = slots_repr
 
 
-@dataclass(frozen=True, slots=True)
 class SOr:
-    operands: tuple["SNode", ...]
+    __slots__ = ("operands",)
+
+    def __init__(self, operands: tuple[SNode, ...]) -> None:
+        self.operands = operands
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not SOr:
+            return NotImplemented
+        return self.operands == other.operands
+
+    def __hash__(self) -> int:
+        return hash((SOr, self.operands))
+
+    __repr__ = slots_repr
 
 
 SNode = Union[TraitRef, Frequency, SNot, SAnd, SOr]
 
 
-@dataclass(frozen=True)
-class ParsedSegmentRule:
+class ParsedSegmentRule(NamedTuple):
     node: SNode
     positions: Mapping[int, int]  # sid -> position of its first mention
     frequency_positions: Mapping[int, int]  # sid -> its first mention inside frequency([...])

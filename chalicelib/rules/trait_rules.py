@@ -10,12 +10,11 @@ event path uses the indexed form in ``trait_index.py``, which the tests hold equ
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Mapping, Sequence, Union
 
 from chalicelib.rules.safe_regex import RegexRejected, SafeRegex, check_pattern
-from chalicelib.rules.scanner import RuleError, Scanner
+from chalicelib.rules.scanner import RuleError, Scanner, slots_repr
 
 MAX_RULE_CHARS = 8192
 MAX_PREDICATES = 100
@@ -43,31 +42,94 @@ _NUMERIC_VALUE = re.compile(r"^\s*[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)\s*$")
 _WORD = re.compile(r"\w+")
 
 
-@dataclass(frozen=True, slots=True)
+# The AST nodes are slotted classes, not dataclasses: a dataclass costs 0.2-0.65 ms to create
+# at import, on a cold Lambda start's first event (bench/coldstart.py). Equality and hashing
+# include the type (And(x, y) != Or(x, y)); TraitIndex keys its atoms on Predicate.
 class Predicate:
-    key: str
-    op: str  # canonical: < <= > >= == != contains startswith endswith matcheswords matchesregex
-    literal: str  # as written, escapes resolved
-    numeric: Decimal | None  # the literal as a number (number literals, relational strings)
-    is_string: bool  # the literal was a quoted string
-    folded: str = field(default="", compare=False)  # literal.casefold()
-    words: frozenset[str] = field(default=frozenset(), compare=False)  # matcheswords, folded
-    regex: SafeRegex | None = field(default=None, compare=False)
+    # op is one of: < <= > >= == != contains startswith endswith matcheswords matchesregex
+    __slots__ = ("key", "op", "literal", "numeric", "is_string", "folded", "words", "regex")
+
+    def __init__(
+        self,
+        key: str,
+        op: str,  # canonical (see above)
+        literal: str,  # as written, escapes resolved
+        numeric: Decimal | None,  # the literal as a number (number literals, relational strings)
+        is_string: bool,  # the literal was a quoted string
+        folded: str = "",  # literal.casefold()
+        words: frozenset[str] = frozenset(),  # matcheswords, folded
+        regex: SafeRegex | None = None,
+    ) -> None:
+        self.key = key
+        self.op = op
+        self.literal = literal
+        self.numeric = numeric
+        self.is_string = is_string
+        self.folded = folded
+        self.words = words
+        self.regex = regex
+
+    def __eq__(self, other: object) -> bool:  # folded, words and regex follow from the rest
+        if type(other) is not Predicate:
+            return NotImplemented
+        return (self.key, self.op, self.literal, self.numeric, self.is_string) == (
+            other.key, other.op, other.literal, other.numeric, other.is_string)
+
+    def __hash__(self) -> int:
+        return hash((Predicate, self.key, self.op, self.literal, self.numeric, self.is_string))
+
+    __repr__ = slots_repr
 
 
-@dataclass(frozen=True, slots=True)
 class Not:
-    operand: "Node"
+    __slots__ = ("operand",)
+
+    def __init__(self, operand: Node) -> None:
+        self.operand = operand
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not Not:
+            return NotImplemented
+        return self.operand == other.operand
+
+    def __hash__(self) -> int:
+        return hash((Not, self.operand))
+
+    __repr__ = slots_repr
 
 
-@dataclass(frozen=True, slots=True)
 class And:
-    operands: tuple["Node", ...]
+    __slots__ = ("operands",)
+
+    def __init__(self, operands: tuple[Node, ...]) -> None:
+        self.operands = operands
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not And:
+            return NotImplemented
+        return self.operands == other.operands
+
+    def __hash__(self) -> int:
+        return hash((And, self.operands))
+
+    __repr__ = slots_repr
 
 
-@dataclass(frozen=True, slots=True)
 class Or:
-    operands: tuple["Node", ...]
+    __slots__ = ("operands",)
+
+    def __init__(self, operands: tuple[Node, ...]) -> None:
+        self.operands = operands
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not Or:
+            return NotImplemented
+        return self.operands == other.operands
+
+    def __hash__(self) -> int:
+        return hash((Or, self.operands))
+
+    __repr__ = slots_repr
 
 
 Node = Union[Predicate, Not, And, Or]

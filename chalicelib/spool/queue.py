@@ -62,15 +62,16 @@ def sqs_client() -> Any:
     if _sqs_client is None:
         with _client_lock:
             if _sqs_client is None:
-                import boto3
                 from botocore.config import Config
+
+                from chalicelib import aws
 
                 config = Config(
                     connect_timeout=1,
                     read_timeout=2,
                     retries={"max_attempts": 2, "mode": "standard"},
                 )
-                _sqs_client = boto3.session.Session().client("sqs", config=config)
+                _sqs_client = aws.client("sqs", config=config)
     return _sqs_client
 
 

@@ -14,8 +14,9 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-import boto3
 from botocore.config import Config
+
+from chalicelib import aws
 
 _lock = threading.Lock()
 _resources: dict[str, Any] = {}
@@ -43,7 +44,7 @@ def _resource(kind: str) -> Any:
         with _lock:
             resource = _resources.get(kind)
             if resource is None:
-                resource = boto3.session.Session().resource("dynamodb", config=_CONFIGS[kind])
+                resource = aws.resource("dynamodb", config=_CONFIGS[kind])
                 _resources[kind] = resource
     return resource
 
@@ -70,3 +71,4 @@ def reset_for_tests() -> None:
     """Forget the cached resources (tests switch between moto backends)."""
     with _lock:
         _resources.clear()
+    aws.reset_for_tests()

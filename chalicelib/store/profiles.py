@@ -36,9 +36,8 @@ from __future__ import annotations
 import random
 import secrets
 import time
-from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Callable, Iterable, Literal, Mapping, Protocol
+from typing import Any, Callable, Iterable, Literal, Mapping, NamedTuple, Protocol
 
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import BotoCoreError, ClientError
@@ -76,8 +75,11 @@ def guard_bucket(now: float) -> int:
     return int(now // GUARD_BUCKET_SECONDS)
 
 
-@dataclass(frozen=True)
-class CachedAnswer:
+# The records below are NamedTuples and slotted classes, not dataclasses: a dataclass costs
+# 0.2-0.6 ms to create at import, paid on a cold Lambda start (bench/coldstart.py).
+
+
+class CachedAnswer(NamedTuple):
     segments: tuple[str, ...]
     removed: tuple[str, ...]
     expires_at: float
@@ -88,42 +90,83 @@ class CachedAnswer:
         return now < self.expires_at and self.consent_key == consent_key and self.dpuuid == dpuuid
 
 
-@dataclass
 class Profile:
-    uuid: str
-    stamps: dict[int, list[int]] = field(default_factory=dict)  # sid -> stamps (ns), ascending
-    synced_ids: dict[int, str] = field(default_factory=dict)
-    provider_cache: dict[int, CachedAnswer] = field(default_factory=dict)
-    segments: frozenset[int] = frozenset()
-    last_seen: float | None = None
-    # Attributes the next update clears: all of a TTL-expired item, or stale ``ev<hour>``
-    # replay-guard buckets of a live one.
-    expired_attributes: tuple[str, ...] = ()
-    opted_out: bool = False
-    counts: dict[int, int] = field(default_factory=dict)  # sid -> realizations (``rn<sid>``)
-    # destinationId -> what that S2S destination last received: {"s": [sids], "t": epoch s}
-    s2s_states: dict[int, dict[str, Any]] = field(default_factory=dict)
+    __slots__ = ("uuid", "stamps", "synced_ids", "provider_cache", "segments", "last_seen",
+                 "expired_attributes", "opted_out", "counts", "s2s_states")
+
+    def __init__(
+        self,
+        uuid: str,
+        stamps: dict[int, list[int]] | None = None,
+        synced_ids: dict[int, str] | None = None,
+        provider_cache: dict[int, CachedAnswer] | None = None,
+        segments: frozenset[int] = frozenset(),
+        last_seen: float | None = None,
+        expired_attributes: tuple[str, ...] = (),
+        opted_out: bool = False,
+        counts: dict[int, int] | None = None,
+        s2s_states: dict[int, dict[str, Any]] | None = None,
+    ) -> None:
+        self.uuid = uuid
+        self.stamps = {} if stamps is None else stamps  # sid -> stamps (ns), ascending
+        self.synced_ids = {} if synced_ids is None else synced_ids
+        self.provider_cache = {} if provider_cache is None else provider_cache
+        self.segments = segments
+        self.last_seen = last_seen
+        # Attributes the next update clears: all of a TTL-expired item, or stale ``ev<hour>``
+        # replay-guard buckets of a live one.
+        self.expired_attributes = expired_attributes
+        self.opted_out = opted_out
+        self.counts = {} if counts is None else counts  # sid -> realizations (``rn<sid>``)
+        # destinationId -> what that S2S destination last received: {"s": [sids], "t": epoch s}
+        self.s2s_states = {} if s2s_states is None else s2s_states
 
     @property
     def exists(self) -> bool:
         return self.last_seen is not None
 
 
-@dataclass
 class ProfileChanges:
     """What one event changes; rendered as a single UpdateItem."""
 
-    now: float
-    event_id: str = ""
-    add_stamps: dict[int, int] = field(default_factory=dict)  # rule-based: sid -> new stamp
-    replace_stamps: dict[int, list[int]] = field(default_factory=dict)  # sid -> full set
-    remove_traits: set[int] = field(default_factory=set)
-    cache_answers: dict[int, CachedAnswer] = field(default_factory=dict)
-    segments: frozenset[int] = frozenset()
-    clear_attributes: tuple[str, ...] = ()
-    synced_ids: dict[int, str] = field(default_factory=dict)  # dpid -> latest DPUUID
-    keep_segments: bool = False  # /ibs: refresh activity and ids, leave membership alone
-    s2s_states: dict[int, dict[str, Any]] = field(default_factory=dict)  # ``s2s<id>`` to set
+    __slots__ = ("now", "event_id", "add_stamps", "replace_stamps", "remove_traits",
+                 "cache_answers", "segments", "clear_attributes", "synced_ids", "keep_segments",
+                 "s2s_states")
+
+    def __init__(
+        self,
+        now: float,
+        event_id: str = "",
+        add_stamps: dict[int, int] | None = None,
+        replace_stamps: dict[int, list[int]] | None = None,
+        remove_traits: set[int] | None = None,
+        cache_answers: dict[int, CachedAnswer] | None = None,
+        segments: frozenset[int] = frozenset(),
+        clear_attributes: tuple[str, ...] = (),
+        synced_ids: dict[int, str] | None = None,
+        keep_segments: bool = False,
+        s2s_states: dict[int, dict[str, Any]] | None = None,
+    ) -> None:
+        self.now = now
+        self.event_id = event_id
+        self.add_stamps = {} if add_stamps is None else add_stamps  # rule-based: sid -> stamp
+        self.replace_stamps = {} if replace_stamps is None else replace_stamps  # sid -> full set
+        self.remove_traits = set() if remove_traits is None else remove_traits
+        self.cache_answers = {} if cache_answers is None else cache_answers
+        self.segments = segments
+        self.clear_attributes = clear_attributes
+        self.synced_ids = {} if synced_ids is None else synced_ids  # dpid -> latest DPUUID
+        self.keep_segments = keep_segments  # /ibs: keep membership, refresh activity and ids
+        self.s2s_states = {} if s2s_states is None else s2s_states  # ``s2s<id>`` to set
+
+    def __eq__(self, other: object) -> bool:  # spool round trips are compared
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return all(getattr(self, n) == getattr(other, n) for n in self.__slots__)
+
+    def __repr__(self) -> str:
+        return "ProfileChanges(" + ", ".join(
+            f"{n}={getattr(self, n)!r}" for n in self.__slots__) + ")"
 
 
 def _is_guard(name: str) -> bool:
@@ -373,8 +416,7 @@ class _NoMetrics:
         pass
 
 
-@dataclass(frozen=True)
-class WritePolicy:
+class WritePolicy(NamedTuple):
     """Backoff for a failing profile write, bounded by a budget from the event's start."""
 
     max_attempts: int = 4

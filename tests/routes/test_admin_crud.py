@@ -5,8 +5,7 @@ pagination; 404s; the write-only auth.secretRef."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -272,8 +271,7 @@ def test_settings_and_catalog_version(admin: Admin, repo: CatalogRepository) -> 
 
 
 def test_settings_view_leaves_secrets_out() -> None:
-    @dataclass(frozen=True)
-    class WithSecrets:
+    class WithSecrets(NamedTuple):  # like Settings
         cookie_domain: str = ".x.example"
         admin_token: str = "t"
         signing_key: str = "k"

@@ -6,7 +6,7 @@ before-call handler raising the service error), never by patching code.
 
 from __future__ import annotations
 
-import dataclasses
+import copy
 import json
 from typing import Any, Callable, Iterator
 
@@ -63,7 +63,9 @@ def test_0_unexpected_exception_is_200_with_error_0(client: Any) -> None:
         def handle(self, event: Any) -> Any:
             raise RuntimeError("bug")
 
-    services.install(dataclasses.replace(live, pipeline=_Broken()))  # type: ignore[arg-type]
+    broken = copy.copy(live)
+    broken.pipeline = _Broken()  # type: ignore[assignment]
+    services.install(broken)
     try:
         response = client.http.get("/event?d_rtbd=json&c_x=1")
     finally:

@@ -37,7 +37,9 @@ def _drain() -> list[dict[str, Any]]:
     url = os.environ["RTDCS_S2S_QUEUE_URL"]
     messages: list[dict[str, Any]] = []
     while True:
-        batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        # The queue long-polls (20 s): ask for what is there now, the events were synchronous.
+        batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
+                                    WaitTimeSeconds=0).get("Messages", [])
         if not batch:
             return messages
         for message in batch:

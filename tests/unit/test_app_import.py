@@ -42,12 +42,17 @@ import app
 names = ("chalicelib.handlers.event", "chalicelib.handlers.admin", "chalicelib.handlers.spool",
          "chalicelib.handlers.s2s", "chalicelib.pipeline", "chalicelib.admin.schemas",
          "chalicelib.rules.catalog", "requests")
-print(",".join(name for name in names if name in sys.modules) or "-")
+loaded = [name for name in names if name in sys.modules]
+services = sys.modules.get("chalicelib.services")
+if services is not None and services._services is not None:
+    loaded.append("services-built")
+print(",".join(loaded) or "-")
 """
 
 
 def _loaded_after_import(init_type: str | None) -> str:
     env = {k: v for k, v in os.environ.items() if k != "AWS_LAMBDA_INITIALIZATION_TYPE"}
+    env["AWS_ENDPOINT_URL"] = "http://127.0.0.1:9"  # building clients makes no call; if one did
     if init_type:
         env["AWS_LAMBDA_INITIALIZATION_TYPE"] = init_type
     out = subprocess.run([sys.executable, "-c", _LOADED], cwd=ROOT, env=env,
@@ -61,10 +66,11 @@ def test_on_demand_init_loads_no_handler_code() -> None:
     assert _loaded_after_import(None) == "-"
 
 
-def test_prepaid_init_loads_the_api_handlers() -> None:
+def test_prepaid_init_loads_the_api_handlers_and_builds_the_clients() -> None:
     loaded = _loaded_after_import("provisioned-concurrency").split(",")
     assert "chalicelib.handlers.event" in loaded and "chalicelib.pipeline" in loaded
     assert "chalicelib.handlers.admin" not in loaded  # admin stays lazy even then
+    assert "services-built" in loaded
 
 
 def test_init_is_prepaid_reads_lambdas_init_type() -> None:
@@ -75,5 +81,5 @@ def test_init_is_prepaid_reads_lambdas_init_type() -> None:
 
 
 def test_preload_imports_what_it_names() -> None:
-    preload(("chalicelib.handlers.privacy",))
+    preload(("chalicelib.handlers.privacy",), build=False)
     assert "chalicelib.handlers.privacy" in sys.modules
