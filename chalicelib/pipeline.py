@@ -52,6 +52,8 @@ class Profiles(Protocol):
 
     def apply(self, uuid: str, changes: ProfileChanges) -> None: ...
 
+    def is_opted_out(self, uuid: str) -> bool: ...
+
 
 class S2SPublisher(Protocol):
     """Queues real-time server-to-server messages (destinations.md, S2S)."""
@@ -222,6 +224,9 @@ class EventPipeline:
             if profile.opted_out:
                 errors.append(error(171, uuid))
                 return self._stopped(parsed, tid, errors)
+        stopped = self._check_ignored_d_uuid(parsed, uuid, tid, errors)
+        if stopped:
+            return stopped
         profile.synced_ids.update(identity.synced_ids())
         tdpid = _data_source_filter(parsed, data_sources(catalog))
         ctx = _Context(parsed, catalog, profile, uuid, coppa, tid, now, tdpid, consent)
@@ -441,6 +446,25 @@ class EventPipeline:
             logger.warning("S2S messages not queued; the next event resends them")
             return {}
         return {d: state.to_item() for d, state in plan.states.items()}
+
+    def _check_ignored_d_uuid(
+        self, parsed: ParsedRequest, uuid: str | None, tid: str, errors: list[DcsError]
+    ) -> EventResult | None:
+        """dcs-protocol.md 4.4 step 7: a valid ``d_uuid`` that lost to the cookie does not
+        identify the visitor, but its opt-out still stops the request (one extra read, only
+        when both are present and differ)."""
+        d_uuid = parsed.control("d_uuid")
+        if not uuid or d_uuid is None or d_uuid == uuid or not is_valid_uuid(d_uuid):
+            return None
+        try:
+            opted_out = self._profiles.is_opted_out(d_uuid)
+        except self._storage_errors:
+            errors.append(error(204))  # the opt-out store cannot be read: fail closed
+            return self._stopped(parsed, tid, errors)
+        if not opted_out:
+            return None
+        errors.append(error(171, d_uuid))
+        return self._stopped(parsed, tid, errors)
 
     def _frozen_paused(self, catalog: CompiledCatalog, profile: Profile) -> set[int]:
         """Paused segments keep their stored membership (rules.md 2.4)."""

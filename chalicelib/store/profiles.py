@@ -555,6 +555,12 @@ class ProfileRepository:
         ).get("Attributes")
         return Profile(uuid=uuid) if not old else _from_item(old, now)
 
+    def is_opted_out(self, uuid: str) -> bool:
+        """Only the opt-out marker of ``uuid`` (a ``d_uuid`` beside the visitor's cookie)."""
+        item = self._table.get_item(Key={"uuid": uuid}, ConsistentRead=True,
+                                    ProjectionExpression="optout").get("Item")
+        return bool(item) and "optout" in item
+
     def raw_item(self, uuid: str) -> dict[str, Any] | None:
         item = self._table.get_item(Key={"uuid": uuid}, ConsistentRead=True).get("Item")
         return None if item is None else dict(item)

@@ -247,3 +247,50 @@ def test_coppa_without_identity_is_stateless(client: Any, profiles_table: Any,
     assert "uuid" not in body and 5001 in body["segments"]
     assert "Set-Cookie" not in response.headers
     assert profiles_table.scan()["Items"] == [] and sum(simulator.calls().values()) == 0
+
+
+def test_opted_out_d_uuid_stops_the_event_even_with_a_valid_cookie(
+    client: Any, simulator: ProviderSimulator, profiles_table: Any
+) -> None:
+    # dcs-protocol.md 4.4 step 7: a valid d_uuid is ignored for identity when a valid cookie
+    # is present, but its opt-out still stops the request.
+    gone = _json(client.http.get("/event?d_rtbd=json"))["uuid"]
+    client.http.get(f"/demoptout?d_uuid={gone}")
+    cookie_uuid = _json(client.http.get("/event?d_rtbd=json&c_section=x"))["uuid"]
+    before = profiles_table.get_item(Key={"uuid": cookie_uuid})["Item"]
+    calls_before = sum(simulator.calls().values())
+    with dynamodb_calls() as calls:
+        response = client.http.get(f"/event?d_rtbd=json&d_uuid={gone}&c_section=y",
+                                   headers={"Cookie": f"rtdcs_uuid={cookie_uuid}"})
+    body = _json(response)
+    assert _codes(body) == [171] and "uuid" not in body
+    assert gone in body["errors"][0]["msg"]
+    assert "Set-Cookie" not in response.headers
+    assert sum(c in WRITES for c in calls) == 0
+    assert sum(simulator.calls().values()) == calls_before
+    assert profiles_table.get_item(Key={"uuid": cookie_uuid})["Item"] == before
+
+
+def test_a_d_uuid_that_is_not_opted_out_changes_nothing_beside_a_cookie(client: Any) -> None:
+    other = _json(client.http.get("/event?d_rtbd=json"))["uuid"]
+    cookie_uuid = _json(client.http.get("/event?d_rtbd=json"))["uuid"]
+    body = _json(client.http.get(f"/event?d_rtbd=json&d_uuid={other}",
+                                 headers={"Cookie": f"rtdcs_uuid={cookie_uuid}"}))
+    assert body["uuid"] == cookie_uuid and "errors" not in body
+
+
+def test_unreadable_opt_out_of_a_d_uuid_fails_closed(client: Any, profiles_table: Any) -> None:
+    other = _json(client.http.get("/event?d_rtbd=json"))["uuid"]
+    cookie_uuid = _json(client.http.get("/event?d_rtbd=json"))["uuid"]
+    before = profiles_table.get_item(Key={"uuid": cookie_uuid})["Item"]
+
+    def _fail_marker_read(params: dict[str, Any], **_: Any) -> None:
+        if params.get("ProjectionExpression") == "optout":  # the API call's own parameters
+            raise ClientError({"Error": {"Code": "InternalServerError", "Message": "down"}},
+                              "GetItem")
+
+    with dynamodb_hook("before-parameter-build.dynamodb.GetItem", _fail_marker_read):
+        body = _json(client.http.get(f"/event?d_rtbd=json&d_uuid={other}",
+                                     headers={"Cookie": f"rtdcs_uuid={cookie_uuid}"}))
+    assert _codes(body) == [204] and "uuid" not in body
+    assert profiles_table.get_item(Key={"uuid": cookie_uuid})["Item"] == before
