@@ -11,7 +11,7 @@ import, paid on every cold Lambda start (bench/coldstart.py).
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping, NamedTuple
+from typing import Mapping, NamedTuple
 
 from chalicelib.consent.tcf import (
     RESTRICTION_NOT_ALLOWED,
@@ -20,6 +20,7 @@ from chalicelib.consent.tcf import (
     TCString,
     decode_tc_string,
 )
+from chalicelib.records import SlotRecord
 
 MIN_TCF_POLICY_VERSION = 4  # TCF v2.2
 NO_CONSENT = 315
@@ -67,7 +68,7 @@ class CmpAllowlist(NamedTuple):
         return None
 
 
-class ConsentSettings:
+class ConsentSettings(SlotRecord):
     # Not a NamedTuple: GET /v1/settings shows this nested value as its repr, not as a list.
     __slots__ = ("vendor_id", "required_purposes", "cmp_allowlist", "gdpr_default")
 
@@ -82,25 +83,6 @@ class ConsentSettings:
         self.required_purposes = required_purposes
         self.cmp_allowlist = cmp_allowlist
         self.gdpr_default = gdpr_default
-
-    def _key(self) -> tuple[Any, ...]:
-        return (self.vendor_id, self.required_purposes, self.cmp_allowlist, self.gdpr_default)
-
-    # Compared and hashed as part of Settings, the key of the per-container services cache.
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, ConsentSettings):
-            return NotImplemented
-        return self._key() == other._key()
-
-    def __hash__(self) -> int:
-        return hash(self._key())
-
-    def __repr__(self) -> str:
-        return (
-            f"ConsentSettings(vendor_id={self.vendor_id!r}, "
-            f"required_purposes={self.required_purposes!r}, "
-            f"cmp_allowlist={self.cmp_allowlist!r}, gdpr_default={self.gdpr_default!r})"
-        )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ConsentSettings:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +24,7 @@ from chalicelib.destinations.s2s_delivery import (
     S2SConsumer,
     S2SSender,
 )
+from chalicelib.env_cached import EnvCached
 from chalicelib.providers.fanout import make_session
 from chalicelib.providers.secrets import SecretResolver
 from chalicelib.services import get_services
@@ -32,10 +32,6 @@ from chalicelib.services import get_services
 logger = logging.getLogger("rtdcs.s2s")
 
 _SQS_CONFIG = Config(connect_timeout=1, read_timeout=3, retries={"max_attempts": 3})
-
-_lock = threading.Lock()
-_installed: "S2SRuntime | None" = None
-_built: "tuple[Any, S2SRuntime] | None" = None
 
 
 @dataclass
@@ -70,25 +66,15 @@ def build_runtime() -> S2SRuntime:
                                   partner_id=settings.partner_id))
 
 
-def get_runtime() -> S2SRuntime:
-    global _built
-    if _installed is not None:
-        return _installed
-    key = (Settings.from_env(), os.environ.get("AWS_ENDPOINT_URL"),
-           os.environ.get("RTDCS_S2S_DLQ_URL"), os.environ.get("RTDCS_S2S_TIMEOUT_SECONDS"),
-           os.environ.get("RTDCS_S2S_RETRY_DELAY_SECONDS"))
-    with _lock:
-        if _built is None or _built[0] != key:
-            _built = (key, build_runtime())
-        return _built[1]
+def _runtime_key() -> tuple[object, ...]:
+    return (Settings.from_env(), os.environ.get("AWS_ENDPOINT_URL"),
+            os.environ.get("RTDCS_S2S_DLQ_URL"), os.environ.get("RTDCS_S2S_TIMEOUT_SECONDS"),
+            os.environ.get("RTDCS_S2S_RETRY_DELAY_SECONDS"))
 
 
-def install(runtime: S2SRuntime | None) -> None:
-    """Serve this runtime (tests), or None to build from the environment again."""
-    global _installed, _built
-    with _lock:
-        _installed = runtime
-        _built = None
+_runtime = EnvCached(build_runtime, _runtime_key)
+get_runtime = _runtime.get
+install = _runtime.install
 
 
 def deliver(event: Any) -> None:

@@ -11,12 +11,12 @@ why (``to_dead_letter_queue: true``).
 from __future__ import annotations
 
 import os
-import threading
 from dataclasses import dataclass
 from typing import Any
 
 from chalicelib import observability
 from chalicelib.config import Settings
+from chalicelib.env_cached import EnvCached
 from chalicelib.spool.queue import QUEUE_URL_ENV, sqs_client
 from chalicelib.spool.replay import SpoolRecord, replay_batch
 from chalicelib.store.dynamo import table, write_table
@@ -35,11 +35,6 @@ class SpoolRuntime:
     queue_url: str
 
 
-_lock = threading.Lock()
-_installed: SpoolRuntime | None = None
-_built: tuple[Any, SpoolRuntime] | None = None
-
-
 def build_runtime() -> SpoolRuntime:
     settings = Settings.from_env()
     sink = observability.metrics()
@@ -51,27 +46,11 @@ def build_runtime() -> SpoolRuntime:
     return SpoolRuntime(profiles, sink, sqs_client(), os.environ.get(QUEUE_URL_ENV, ""))
 
 
-def get_runtime() -> SpoolRuntime:
-    global _built
-    if _installed is not None:
-        return _installed
-    key = (
-        os.environ.get("RTDCS_PROFILES_TABLE"),
-        os.environ.get(QUEUE_URL_ENV),
-        os.environ.get("AWS_ENDPOINT_URL"),
-    )
-    with _lock:
-        if _built is None or _built[0] != key:
-            _built = (key, build_runtime())
-        return _built[1]
-
-
-def install(runtime: SpoolRuntime | None) -> None:
-    """Serve this runtime (tests), or None to build from the environment again."""
-    global _installed, _built
-    with _lock:
-        _installed = runtime
-        _built = None
+_runtime = EnvCached(build_runtime, lambda: (os.environ.get("RTDCS_PROFILES_TABLE"),
+                                             os.environ.get(QUEUE_URL_ENV),
+                                             os.environ.get("AWS_ENDPOINT_URL")))
+get_runtime = _runtime.get
+install = _runtime.install
 
 
 def _record(raw: dict[str, Any]) -> SpoolRecord:

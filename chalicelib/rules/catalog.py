@@ -10,8 +10,9 @@ from __future__ import annotations
 import gc
 from typing import Any, Mapping, NamedTuple, Sequence
 
+from chalicelib.records import slots_repr
 from chalicelib.rules.safe_regex import RegexBudget
-from chalicelib.rules.scanner import RuleError, slots_repr
+from chalicelib.rules.scanner import RuleError
 from chalicelib.rules.segment_index import SegmentIndex
 from chalicelib.rules.segment_rules import (
     SNode,

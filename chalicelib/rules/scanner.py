@@ -7,14 +7,6 @@ import re
 WHITESPACE = " \t\n\r"  # CR counts as part of a CRLF newline
 
 
-def slots_repr(obj: object) -> str:
-    """``Name(field=value, ...)`` over the class's ``__slots__``: the repr a dataclass has
-    (the rule and catalog records are slotted classes; see trait_rules.py for why)."""
-    names: tuple[str, ...] = type(obj).__slots__  # type: ignore[attr-defined]
-    fields = ", ".join(f"{name}={getattr(obj, name)!r}" for name in names)
-    return f"{type(obj).__name__}({fields})"
-
-
 class RuleError(ValueError):
     """A rule that does not parse or validate; ``position`` is a 0-based character index."""
 

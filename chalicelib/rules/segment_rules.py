@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 from typing import Mapping, NamedTuple, Sequence, Union
 
-from chalicelib.rules.scanner import WHITESPACE, RuleError, Scanner, slots_repr
+from chalicelib.records import SlotRecord
+from chalicelib.rules.scanner import WHITESPACE, RuleError, Scanner
 
 MAX_SEGMENT_RULE_CHARS = 65536
 MAX_DEPTH = 32
@@ -29,24 +30,14 @@ _KEYWORDS = frozenset({"and", "or", "not", "frequency"})
 # The AST nodes are slotted classes, not dataclasses: a dataclass costs 0.2-0.65 ms to create
 # at import, on a cold Lambda start's first event (bench/coldstart.py). Equality and hashing
 # include the type (SAnd(x, y) != SOr(x, y)).
-class TraitRef:
+class TraitRef(SlotRecord):
     __slots__ = ("sid",)
 
     def __init__(self, sid: int) -> None:
         self.sid = sid
 
-    def __eq__(self, other: object) -> bool:
-        if type(other) is not TraitRef:
-            return NotImplemented
-        return self.sid == other.sid
 
-    def __hash__(self) -> int:
-        return hash((TraitRef, self.sid))
-
-    __repr__ = slots_repr
-
-
-class Frequency:
+class Frequency(SlotRecord):
     __slots__ = ("sids", "recency_op", "recency_days", "op", "count")
 
     def __init__(
@@ -63,69 +54,26 @@ class Frequency:
         self.op = op
         self.count = count
 
-    def _key(self) -> tuple[object, ...]:
-        return (self.sids, self.recency_op, self.recency_days, self.op, self.count)
 
-    def __eq__(self, other: object) -> bool:
-        if type(other) is not Frequency:
-            return NotImplemented
-        return self._key() == other._key()
-
-    def __hash__(self) -> int:
-        return hash((Frequency, self._key()))
-
-    __repr__ = slots_repr
-
-
-class SNot:
+class SNot(SlotRecord):
     __slots__ = ("operand",)
 
     def __init__(self, operand: SNode) -> None:
         self.operand = operand
 
-    def __eq__(self, other: object) -> bool:
-        if type(other) is not SNot:
-            return NotImplemented
-        return self.operand == other.operand
 
-    def __hash__(self) -> int:
-        return hash((SNot, self.operand))
-
-    __repr__ = slots_repr
-
-
-class SAnd:
+class SAnd(SlotRecord):
     __slots__ = ("operands",)
 
     def __init__(self, operands: tuple[SNode, ...]) -> None:
         self.operands = operands
 
-    def __eq__(self, other: object) -> bool:
-        if type(other) is not SAnd:
-            return NotImplemented
-        return self.operands == other.operands
 
-    def __hash__(self) -> int:
-        return hash((SAnd, self.operands))
-
-    __repr__ = slots_repr
-
-
-class SOr:
+class SOr(SlotRecord):
     __slots__ = ("operands",)
 
     def __init__(self, operands: tuple[SNode, ...]) -> None:
         self.operands = operands
-
-    def __eq__(self, other: object) -> bool:
-        if type(other) is not SOr:
-            return NotImplemented
-        return self.operands == other.operands
-
-    def __hash__(self) -> int:
-        return hash((SOr, self.operands))
-
-    __repr__ = slots_repr
 
 
 SNode = Union[TraitRef, Frequency, SNot, SAnd, SOr]

@@ -13,8 +13,9 @@ import re
 from decimal import Decimal
 from typing import Mapping, Sequence, Union
 
+from chalicelib.records import SlotRecord, slots_repr
 from chalicelib.rules.safe_regex import RegexRejected, SafeRegex, check_pattern
-from chalicelib.rules.scanner import RuleError, Scanner, slots_repr
+from chalicelib.rules.scanner import RuleError, Scanner
 
 MAX_RULE_CHARS = 8192
 MAX_PREDICATES = 100
@@ -81,55 +82,25 @@ class Predicate:
     __repr__ = slots_repr
 
 
-class Not:
+class Not(SlotRecord):
     __slots__ = ("operand",)
 
     def __init__(self, operand: Node) -> None:
         self.operand = operand
 
-    def __eq__(self, other: object) -> bool:
-        if type(other) is not Not:
-            return NotImplemented
-        return self.operand == other.operand
 
-    def __hash__(self) -> int:
-        return hash((Not, self.operand))
-
-    __repr__ = slots_repr
-
-
-class And:
+class And(SlotRecord):
     __slots__ = ("operands",)
 
     def __init__(self, operands: tuple[Node, ...]) -> None:
         self.operands = operands
 
-    def __eq__(self, other: object) -> bool:
-        if type(other) is not And:
-            return NotImplemented
-        return self.operands == other.operands
 
-    def __hash__(self) -> int:
-        return hash((And, self.operands))
-
-    __repr__ = slots_repr
-
-
-class Or:
+class Or(SlotRecord):
     __slots__ = ("operands",)
 
     def __init__(self, operands: tuple[Node, ...]) -> None:
         self.operands = operands
-
-    def __eq__(self, other: object) -> bool:
-        if type(other) is not Or:
-            return NotImplemented
-        return self.operands == other.operands
-
-    def __hash__(self) -> int:
-        return hash((Or, self.operands))
-
-    __repr__ = slots_repr
 
 
 Node = Union[Predicate, Not, And, Or]

@@ -42,6 +42,8 @@ from typing import Any, Callable, Iterable, Literal, Mapping, NamedTuple, Protoc
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import BotoCoreError, ClientError
 
+from chalicelib.records import SlotRecord
+
 PROFILE_LIFETIME_SECONDS = 120 * 86400
 MAX_STAMPS_PER_TRAIT = 100
 GUARD_BUCKET_SECONDS = 3600
@@ -126,7 +128,7 @@ class Profile:
         return self.last_seen is not None
 
 
-class ProfileChanges:
+class ProfileChanges(SlotRecord, hashable=False):
     """What one event changes; rendered as a single UpdateItem."""
 
     __slots__ = ("now", "event_id", "add_stamps", "replace_stamps", "remove_traits",
@@ -158,15 +160,6 @@ class ProfileChanges:
         self.synced_ids = {} if synced_ids is None else synced_ids  # dpid -> latest DPUUID
         self.keep_segments = keep_segments  # /ibs: keep membership, refresh activity and ids
         self.s2s_states = {} if s2s_states is None else s2s_states  # ``s2s<id>`` to set
-
-    def __eq__(self, other: object) -> bool:  # spool round trips are compared
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return all(getattr(self, n) == getattr(other, n) for n in self.__slots__)
-
-    def __repr__(self) -> str:
-        return "ProfileChanges(" + ", ".join(
-            f"{n}={getattr(self, n)!r}" for n in self.__slots__) + ")"
 
 
 def _is_guard(name: str) -> bool:
