@@ -2,16 +2,27 @@
 
 The event path never reads the catalog per event: it checks the version item at most every
 ``refresh_seconds`` and reloads + recompiles only when the version moved (architecture.md).
+
+A small catalog recompiles inline: the request that notices the change serves it. A large
+one (its last compile took longer than ``inline_compile_s``; 100k traits take ~3 s) would
+hold that request far past its budget, so it recompiles on a background thread while events
+keep the catalog they have; the new one takes over when it is ready. On Lambda that thread
+only runs while the container serves requests, so a change reaches a quiet container a few
+requests later: still within seconds of traffic, never lost.
 """
 
 from __future__ import annotations
 
 import gc
+import logging
 import threading
 import time
 from typing import Callable, Protocol
 
 from chalicelib.rules.catalog import CompiledCatalog, compile_catalog
+
+INLINE_COMPILE_S = 0.1
+logger = logging.getLogger("rtdcs.catalog")
 
 
 class CatalogSource(Protocol):
@@ -24,19 +35,31 @@ class CatalogUnavailable(RuntimeError):
     """The catalog could not be read and no cached copy exists (error 205)."""
 
 
+def _start_thread(job: Callable[[], None]) -> None:
+    threading.Thread(target=job, name="catalog-compile", daemon=True).start()
+
+
 class CatalogCache:
     def __init__(
         self,
         source: CatalogSource,
         refresh_seconds: float,
         clock: Callable[[], float] = time.monotonic,
+        inline_compile_s: float = INLINE_COMPILE_S,
+        start_background: Callable[[Callable[[], None]], None] = _start_thread,
+        compile_timer: Callable[[], float] = time.perf_counter,
     ) -> None:
         self._source = source
         self._refresh_seconds = refresh_seconds
         self._clock = clock
+        self._inline_compile_s = inline_compile_s
+        self._start_background = start_background
+        self._compile_timer = compile_timer
         self._lock = threading.Lock()
         self._catalog: CompiledCatalog | None = None
         self._checked_at = float("-inf")
+        self._last_compile_s = 0.0
+        self._compiling: int | None = None  # the version a background compile is building
 
     def get(self) -> CompiledCatalog:
         if self._fresh():
@@ -60,11 +83,48 @@ class CatalogCache:
 
     def _refresh(self) -> None:
         version = self._source.version()
-        if self._catalog is not None and self._catalog.version == version:
+        current = self._catalog
+        if current is not None and current.version == version:
             return
-        self._catalog = compile_catalog(self._source.load_all(), version)
-        # A large compiled catalog makes each full garbage collection cost ~0.7 s (100k
-        # traits), longer than an event's budget. Freezing moves everything alive now out of
-        # the collector's reach; the catalog holds no cycles, so a replaced one is still freed
-        # by reference counting.
-        gc.freeze()
+        if current is None or self._last_compile_s <= self._inline_compile_s:
+            self._install(self._compile(version))
+        elif self._compiling is None:
+            self._compiling = version
+            self._start_background(self._compile_in_background)
+
+    def _compile(self, version: int) -> CompiledCatalog:
+        raw = self._source.load_all()
+        started = self._compile_timer()
+        # The collector stays off until the new catalog is frozen: compile_catalog pauses it
+        # itself, but re-enabled before the freeze, the first allocation would start a full
+        # collection over the whole new catalog (~0.4-0.7 s at 100k traits, holding the GIL,
+        # so events on other threads wait too: bench/catalog_swap.py). Frozen objects are out
+        # of the collector's reach; the catalog holds no cycles, so a replaced one is still
+        # freed by reference counting.
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            catalog = compile_catalog(raw, version)
+            gc.freeze()
+        finally:
+            if was_enabled:
+                gc.enable()
+        self._last_compile_s = self._compile_timer() - started
+        return catalog
+
+    def _compile_in_background(self) -> None:
+        try:
+            # Compile whatever is newest now: it may have moved again since the check.
+            catalog = self._compile(self._source.version())
+        except Exception:  # noqa: BLE001 - keep serving the old copy; the next check retries
+            logger.exception("background catalog compile failed")
+            catalog = None
+        with self._lock:
+            self._compiling = None
+            if catalog is not None and (
+                self._catalog is None or catalog.version > self._catalog.version
+            ):
+                self._install(catalog)
+
+    def _install(self, catalog: CompiledCatalog) -> None:
+        self._catalog = catalog

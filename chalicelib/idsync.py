@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Mapping, Sequence
-from urllib.parse import quote, urlsplit
+from typing import Any, Callable, Mapping
+from urllib.parse import quote
 
 from chalicelib.catalog_cache import CatalogUnavailable
 from chalicelib.config import Settings
@@ -13,6 +13,7 @@ from chalicelib.dcs.declared_ids import SEPARATOR, DataSources, parse_one
 from chalicelib.dcs.errors import DcsError, error
 from chalicelib.dcs.ids import OPT_OUT_VALUE, is_valid_uuid, new_uuid
 from chalicelib.dcs.params import ParsedRequest
+from chalicelib.dcs.redirects import redirect_target
 from chalicelib.identify import IdMap
 from chalicelib.identity import DeclaredId
 from chalicelib.pipeline import CatalogProvider, Profiles, data_sources
@@ -56,29 +57,6 @@ def _declared(
         if values:
             return parse_one(kind, values[0], sources, False)
     return None, error(300, "")
-
-
-def redirect_target(
-    redir: str, allowed_domains: Sequence[str], allow_http: bool
-) -> str | None:
-    """``redir`` if it is an absolute https URL on an allowed host, else None (903)."""
-    try:
-        parts = urlsplit(redir)
-    except ValueError:
-        return None
-    if parts.scheme not in (("https", "http") if allow_http else ("https",)):
-        return None
-    host = (parts.hostname or "").lower()
-    if not host or parts.username or parts.password:
-        return None
-    for domain in allowed_domains:
-        domain = domain.lower()
-        if domain.startswith("*."):
-            if host.endswith(domain[1:]):
-                return redir
-        elif host == domain:
-            return redir
-    return None
 
 
 def expand_redirect(url: str, uuid: str, gdpr: int, consent: str | None) -> str:

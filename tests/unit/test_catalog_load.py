@@ -11,8 +11,9 @@ from chalicelib.store.catalog import KINDS, CatalogRepository
 
 
 class _Client:
-    """Stands in for a resource Table's client. Answers each kind in two pages; ``barrier`` makes every first query wait for the
-    others, so a sequential load_all could never get past it (it times out and raises)."""
+    """Stands in for a resource Table's client. Answers each kind in two pages; ``barrier``
+    makes every first query wait for the others, so a sequential load_all could never get
+    past it (it times out and raises)."""
 
     def __init__(self, barrier: threading.Barrier | None = None) -> None:
         self.barrier = barrier
