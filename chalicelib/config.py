@@ -57,6 +57,7 @@ class Settings(NamedTuple):
     provider_http_hosts: tuple[str, ...]
     regex_budget_ms: float
     ibs_allow_http_redirect: bool
+    click_redirect_domains: tuple[str, ...]  # media clicks (d_event=click) may go there
     rate_max_per_second: float
     blocked_countries: frozenset[str]
     consent: ConsentSettings
@@ -90,6 +91,7 @@ class Settings(NamedTuple):
             provider_http_hosts=_as_list(get("providers.http_hosts", "")),
             regex_budget_ms=float(get("rules.regex_budget_ms", "25")),
             ibs_allow_http_redirect=_as_bool(get("ibs.allow_http_redirect", "false")),
+            click_redirect_domains=_as_list(get("click_redirect_domains", "")),
             # Per-container cap on DCS requests per second (0 = off): over it, 429.
             rate_max_per_second=float(get("rate.max_per_second", "0")),
             # Embargo (dcs-protocol.md 4.4 step 2), on the derived country; GB is UK (AAM).

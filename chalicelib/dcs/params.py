@@ -118,8 +118,10 @@ def percent_decode(raw: bytes) -> str:
     return text
 
 
-def _check_decoded(text: str) -> str:
-    if "\x00" in text or "\ufffd" in text or _BAD_DECODED_PERCENT_RE.search(text):
+def _check_decoded(text: str, percent_ok: bool = False) -> str:
+    if "\x00" in text or "\ufffd" in text:
+        raise DecodeError("invalid decoded value")
+    if not percent_ok and _BAD_DECODED_PERCENT_RE.search(text):
         raise DecodeError("invalid decoded value")
     return text
 
@@ -150,7 +152,8 @@ def pairs_from_decoded(items: Iterable[tuple[str, str]]) -> list[_Pair]:
     pairs: list[_Pair] = []
     for key, value in items:
         key = _check_decoded(key)
-        whole = _check_decoded(value)
+        # A media click target keeps its macros (%d_creative%): literal "%" + letters.
+        whole = _check_decoded(value, percent_ok=key == "d_rd")
         if not key:
             continue
         parts = tuple(whole.split(",")) if _split_before_decode(key) else (whole,)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from typing import Any, Mapping
@@ -13,9 +14,10 @@ from chalicelib.config import Settings
 from chalicelib.dcs.cookies import UUID_COOKIE_DAYS, parse_cookie_header, set_cookie
 from chalicelib.dcs.errors import error
 from chalicelib.dcs.ids import new_tid
+from chalicelib.dcs.media import CLICK, IMPRESSION, click_target, media_event
 from chalicelib.dcs.params import ParsedRequest, derived_country
 from chalicelib.dcs.response import render
-from chalicelib.handlers.common import parse_dcs_request
+from chalicelib.handlers.common import gif_response, parse_dcs_request
 from chalicelib.pipeline import EventInput, EventResult
 from chalicelib.providers.fanout import Outcome
 from chalicelib.routes.dcs import FORM_TYPES
@@ -53,13 +55,16 @@ def _quote_safe(text: str) -> str:
     return "".join(c for c in text if c not in '"\\\r\n')[:64]
 
 
-def _response(result: EventResult, parsed: ParsedRequest, request: Any) -> Response:
+def _response(
+    result: EventResult, parsed: ParsedRequest, request: Any, gif: bool = False
+) -> Response:
+    """The answer in the requested form; ``gif``: an impression pixel, always the GIF."""
     settings = get_services().settings
     rendered = render(
         result.fields,
         result.errors,
-        rtbd=parsed.control("d_rtbd"),
-        callback=parsed.control("d_cb"),
+        rtbd=None if gif else parsed.control("d_rtbd"),
+        callback=None if gif else parsed.control("d_cb"),
         accept=request.headers.get("accept"),
     )
     headers: dict[str, str | list[str]] = {
@@ -96,8 +101,12 @@ def handle_event(request: Any) -> Response:
                 status_code=415,
             )
     parsed = ParsedRequest()
+    media = None
     try:
         parsed = parse_dcs_request(request, derive_signals=False)
+        media = None if parsed.discard else media_event(parsed)
+        if media == CLICK:
+            return _click_response(parsed, request, services.settings)
         cookies = parse_cookie_header(request.headers.get("cookie"))
         country = derived_country(request.headers)
         result = services.pipeline.handle(
@@ -112,7 +121,18 @@ def handle_event(request: Any) -> Response:
             now=time.time(),
         )
     observability.event_done(result)  # the one JSON log line (no p_ data) + metrics
-    return _response(result, parsed, request)
+    return _response(result, parsed, request, gif=media == IMPRESSION)
+
+
+def _click_response(parsed: ParsedRequest, request: Any, settings: Settings) -> Response:
+    """A media click is not evaluated: 302 to its checked target, or the GIF."""
+    click = click_target(parsed, settings.click_redirect_domains, settings.dcs_region)
+    logger.info(json.dumps({"click": bool(click.location),
+                            "errors": [e.code for e in click.errors]}))
+    if click.location is None:
+        return gif_response(request, click.errors)
+    return Response(body="", status_code=302,
+                    headers={"Location": click.location, "Cache-Control": "no-store"})
 
 
 def handle_preflight(request: Any) -> Response:
