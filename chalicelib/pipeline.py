@@ -458,7 +458,9 @@ class EventPipeline:
             return None
         try:
             opted_out = self._profiles.is_opted_out(d_uuid)
-        except self._storage_errors:
+        except self._storage_errors as exc:
+            if self._is_throttle(exc):  # as for the profile read: 429, the caller retries
+                return self._stopped(parsed, tid, errors, status=429)
             errors.append(error(204))  # the opt-out store cannot be read: fail closed
             return self._stopped(parsed, tid, errors)
         if not opted_out:

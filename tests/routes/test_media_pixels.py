@@ -73,6 +73,9 @@ def test_a_click_to_a_subdomain_of_a_wildcard_is_allowed(client: Any, click_doma
     "javascript:alert(1)",  # not http(s)
     "https://user:pw@ads.example/",  # credentials
     "//ads.example/relative",  # not absolute
+    "https://evil.example\\.brand.example/",  # browsers read "\\" as "/": host evil.example
+    "https://ads.example/\r\nSet-Cookie: a=b",  # would split the Location header
+    "https://ads.example/\tx",  # browsers drop tabs; refused rather than guessed
 ])
 def test_a_click_to_anywhere_else_is_903_and_the_gif(
     client: Any, click_domains: None, target: str

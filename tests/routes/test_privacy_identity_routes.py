@@ -190,7 +190,9 @@ def test_ibs_links_sets_cookies_and_redirects_with_uuid(
 @pytest.mark.parametrize(
     "redir",
     ["javascript:alert(1)", "http://a.partner.example/x", "https://evil.example/x",
-     "https://partner.example.evil.example/", "//a.partner.example/x", "https://u:p@sync.example/"],
+     "https://partner.example.evil.example/", "//a.partner.example/x", "https://u:p@sync.example/",
+     # browsers read "\\" as "/": the host is evil.example, not *.partner.example
+     "https://evil.example\\.partner.example/", "https://sync.example/\r\nSet-Cookie: a=b"],
 )
 def test_ibs_never_redirects_outside_the_allow_list(
     client: Any, extra_sources: None, redir: str
@@ -293,4 +295,21 @@ def test_unreadable_opt_out_of_a_d_uuid_fails_closed(client: Any, profiles_table
         body = _json(client.http.get(f"/event?d_rtbd=json&d_uuid={other}",
                                      headers={"Cookie": f"rtdcs_uuid={cookie_uuid}"}))
     assert _codes(body) == [204] and "uuid" not in body
+    assert profiles_table.get_item(Key={"uuid": cookie_uuid})["Item"] == before
+
+
+def test_a_throttled_opt_out_read_of_a_d_uuid_is_429(client: Any, profiles_table: Any) -> None:
+    other = _json(client.http.get("/event?d_rtbd=json"))["uuid"]
+    cookie_uuid = _json(client.http.get("/event?d_rtbd=json"))["uuid"]
+    before = profiles_table.get_item(Key={"uuid": cookie_uuid})["Item"]
+
+    def _throttle_marker_read(params: dict[str, Any], **_: Any) -> None:
+        if params.get("ProjectionExpression") == "optout":
+            raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException",
+                                         "Message": "slow down"}}, "GetItem")
+
+    with dynamodb_hook("before-parameter-build.dynamodb.GetItem", _throttle_marker_read):
+        response = client.http.get(f"/event?d_rtbd=json&d_uuid={other}",
+                                   headers={"Cookie": f"rtdcs_uuid={cookie_uuid}"})
+    assert response.status_code == 429 and response.headers["Retry-After"] == "1"
     assert profiles_table.get_item(Key={"uuid": cookie_uuid})["Item"] == before
