@@ -48,18 +48,6 @@ class _Source:
         return self.raw
 
 
-class _Clock:
-    """The cache's refresh clock: every call is a new refresh interval, so every event
-    checks the version (the worst case for the events)."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        self.now += 10.0
-        return self.now
-
-
 def _event_ms(cache: CatalogCache, signals: dict[str, list[str]]) -> tuple[float, int]:
     started = time.perf_counter()
     catalog = cache.get()
@@ -71,7 +59,8 @@ def _event_ms(cache: CatalogCache, signals: dict[str, list[str]]) -> tuple[float
 def _take_change(raw: dict[str, Any], events: list[dict[str, list[str]]],
                  inline: bool, limit_s: float) -> dict[str, Any]:
     source = _Source(raw)
-    cache = CatalogCache(source, refresh_seconds=1.0, clock=_Clock(),
+    # refresh_seconds=0: every event checks the version (the worst case for the events).
+    cache = CatalogCache(source, refresh_seconds=0.0,
                          inline_compile_s=float("inf") if inline else 0.1)
     cache.get()  # cold: compiled inline either way
     for signals in events[:50]:  # warm

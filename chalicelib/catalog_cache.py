@@ -7,8 +7,10 @@ A small catalog recompiles inline: the request that notices the change serves it
 one (its last compile took longer than ``inline_compile_s``; 100k traits take ~3 s) would
 hold that request far past its budget, so it recompiles on a background thread while events
 keep the catalog they have; the new one takes over when it is ready. On Lambda that thread
-only runs while the container serves requests, so a change reaches a quiet container a few
-requests later: still within seconds of traffic, never lost.
+runs only while the container serves a request, so on a quiet container it may still be
+pending long after the change: once it has been pending ``max_pending_s`` (by default what
+is left of admin-api.md's 10 s propagation limit after the refresh interval), the next
+request waits for it, as an inline compile would.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from typing import Callable, Protocol
 from chalicelib.rules.catalog import CompiledCatalog, compile_catalog
 
 INLINE_COMPILE_S = 0.1
+PROPAGATION_LIMIT_S = 10.0  # admin-api.md: a change is served by every container within 10 s
+_NO_FULL_COLLECTION = 1 << 30  # a gc threshold no generation-1 count reaches
 logger = logging.getLogger("rtdcs.catalog")
 
 
@@ -48,6 +52,7 @@ class CatalogCache:
         inline_compile_s: float = INLINE_COMPILE_S,
         start_background: Callable[[Callable[[], None]], None] = _start_thread,
         compile_timer: Callable[[], float] = time.perf_counter,
+        max_pending_s: float | None = None,
     ) -> None:
         self._source = source
         self._refresh_seconds = refresh_seconds
@@ -60,8 +65,13 @@ class CatalogCache:
         self._checked_at = float("-inf")
         self._last_compile_s = 0.0
         self._compiling: int | None = None  # the version a background compile is building
+        self._compile_done: threading.Event | None = None
+        self._compile_started = 0.0
+        self._max_pending_s = (max(1.0, PROPAGATION_LIMIT_S - refresh_seconds)
+                               if max_pending_s is None else max_pending_s)
 
     def get(self) -> CompiledCatalog:
+        self._wait_if_overdue()
         if self._fresh():
             return self._catalog  # type: ignore[return-value]
         with self._lock:
@@ -74,6 +84,13 @@ class CatalogCache:
                     raise CatalogUnavailable(str(exc)) from exc
             self._checked_at = self._clock()
             return self._catalog  # type: ignore[return-value]
+
+    def _wait_if_overdue(self) -> None:
+        done = self._compile_done
+        if done is not None and not done.is_set() and (
+            self._clock() - self._compile_started >= self._max_pending_s
+        ):
+            done.wait()
 
     def _fresh(self) -> bool:
         return (
@@ -90,41 +107,58 @@ class CatalogCache:
             self._install(self._compile(version))
         elif self._compiling is None:
             self._compiling = version
+            self._compile_done = threading.Event()
+            self._compile_started = self._clock()
             self._start_background(self._compile_in_background)
 
-    def _compile(self, version: int) -> CompiledCatalog:
+    def _compile(self, version: int, beside_events: bool = False) -> CompiledCatalog:
         raw = self._source.load_all()
         started = self._compile_timer()
-        # The collector stays off until the new catalog is frozen: compile_catalog pauses it
-        # itself, but re-enabled before the freeze, the first allocation would start a full
-        # collection over the whole new catalog (~0.4-0.7 s at 100k traits, holding the GIL,
-        # so events on other threads wait too: bench/catalog_swap.py). Frozen objects are out
-        # of the collector's reach; the catalog holds no cycles, so a replaced one is still
-        # freed by reference counting.
-        was_enabled = gc.isenabled()
-        gc.disable()
-        try:
-            catalog = compile_catalog(raw, version)
-            gc.freeze()
-        finally:
-            if was_enabled:
-                gc.enable()
+        # A full collection over the new catalog, half-built or just built, costs ~0.4-0.7 s
+        # at 100k traits and holds the GIL, so events on other threads would wait too
+        # (bench/catalog_swap.py). So the new catalog is frozen (out of the collector's reach;
+        # it holds no cycles, so a replaced one is still freed by reference counting) before
+        # full collections may run again. Inline, the collector is simply off meanwhile;
+        # beside live events, young collections go on (their cyclic garbage must not pile up
+        # and be frozen with the catalog) and only full ones are held off.
+        if beside_events:
+            young, middle, full = gc.get_threshold()
+            gc.set_threshold(young, middle, _NO_FULL_COLLECTION)
+            try:
+                catalog = compile_catalog(raw, version, pause_gc=False)
+                gc.freeze()
+            finally:
+                gc.set_threshold(young, middle, full)
+        else:
+            was_enabled = gc.isenabled()
+            gc.disable()
+            try:
+                catalog = compile_catalog(raw, version)
+                gc.freeze()
+            finally:
+                if was_enabled:
+                    gc.enable()
         self._last_compile_s = self._compile_timer() - started
         return catalog
 
     def _compile_in_background(self) -> None:
+        done = self._compile_done
         try:
             # Compile whatever is newest now: it may have moved again since the check.
-            catalog = self._compile(self._source.version())
+            catalog = self._compile(self._source.version(), beside_events=True)
         except Exception:  # noqa: BLE001 - keep serving the old copy; the next check retries
             logger.exception("background catalog compile failed")
             catalog = None
-        with self._lock:
-            self._compiling = None
-            if catalog is not None and (
-                self._catalog is None or catalog.version > self._catalog.version
-            ):
-                self._install(catalog)
+        try:
+            with self._lock:
+                self._compiling = None
+                if catalog is not None and (
+                    self._catalog is None or catalog.version > self._catalog.version
+                ):
+                    self._install(catalog)
+        finally:
+            if done is not None:
+                done.set()  # a request waiting for an overdue compile goes on
 
     def _install(self, catalog: CompiledCatalog) -> None:
         self._catalog = catalog

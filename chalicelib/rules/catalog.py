@@ -291,11 +291,15 @@ def _segment_warnings(segment: SegmentDef, traits: Mapping[int, TraitDef]) -> li
 
 
 def compile_catalog(
-    raw: Mapping[str, Sequence[Mapping[str, Any]]], version: int
+    raw: Mapping[str, Sequence[Mapping[str, Any]]], version: int, pause_gc: bool = True
 ) -> CompiledCatalog:
     """Compiles a catalog version. The cyclic garbage collector is paused meanwhile: building
     millions of small, acyclic objects would otherwise trigger it over and over (about 40 % of
-    the compile time at 100,000 traits). It is resumed only if it was running before."""
+    the compile time at 100,000 traits). It is resumed only if it was running before.
+    ``pause_gc=False``: leave the collector alone (a compile beside live events, which need it;
+    the catalog cache then holds off only full collections)."""
+    if not pause_gc:
+        return _compile_catalog(raw, version)
     was_enabled = gc.isenabled()
     gc.disable()
     try:

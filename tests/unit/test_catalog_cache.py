@@ -4,7 +4,9 @@ inline, large ones on a background job while events keep the catalog they have."
 from __future__ import annotations
 
 import gc
+import threading
 import time
+import weakref
 from typing import Callable
 
 import pytest
@@ -18,6 +20,7 @@ class Source:
         self.current = 1
         self.loads = 0
         self.fail = False
+        self.traits = 0
 
     def version(self) -> int:
         if self.fail:
@@ -28,7 +31,12 @@ class Source:
         if self.fail:
             raise RuntimeError("catalog store down")
         self.loads += 1
-        return {kind: [] for kind in KINDS}
+        raw: dict[str, list[dict]] = {kind: [] for kind in KINDS}  # type: ignore[type-arg]
+        raw["trait"] = [{"sid": sid, "name": f"t{sid}", "traitType": "RULE_BASED_TRAIT",
+                         "dataSourceId": 1, "ttl": 30,
+                         "traitRule": f'c_section == "s{sid}" AND c_n > {sid}'}
+                        for sid in range(1, self.traits + 1)]
+        return raw
 
 
 class Clock:
@@ -68,7 +76,7 @@ def _cache(source: Source, clock: Clock, compile_seconds: float,
            jobs: Jobs) -> CatalogCache:
     return CatalogCache(source, refresh_seconds=5, clock=clock, inline_compile_s=0.1,
                         start_background=jobs.start,
-                        compile_timer=CompileTimer(compile_seconds))
+                        compile_timer=CompileTimer(compile_seconds), max_pending_s=1000)
 
 
 def test_version_is_checked_at_most_every_refresh_interval() -> None:
@@ -145,3 +153,48 @@ def test_the_default_background_job_is_a_thread_that_swaps_the_catalog_in() -> N
         time.sleep(0.01)
     assert cache.get().version == 2
     assert gc.isenabled()  # the compile turned collection off only while it ran
+
+
+def test_an_overdue_background_compile_is_waited_for() -> None:
+    # On Lambda the thread runs only during requests: a quiet container's next request waits
+    # once the compile has been pending max_pending_s, so a change is never served late.
+    source, clock, gate = Source(), Clock(), threading.Event()
+
+    def gated_thread(job: Callable[[], None]) -> None:
+        threading.Thread(target=lambda: (gate.wait(10), job()), daemon=True).start()
+
+    cache = CatalogCache(source, refresh_seconds=5, clock=clock, inline_compile_s=0.1,
+                         start_background=gated_thread, compile_timer=CompileTimer(3.0),
+                         max_pending_s=1.0)
+    first = cache.get()
+    source.current = 2
+    clock.now = 5.0
+    assert cache.get() is first  # the compile starts, held at the gate
+    clock.now = 5.5
+    assert cache.get() is first  # pending 0.5 s: not overdue
+    clock.now = 6.0
+    threading.Timer(0.2, gate.set).start()
+    assert cache.get().version == 2  # overdue: this request waited for the compile
+
+
+def test_a_background_compile_leaves_young_garbage_collectable() -> None:
+    """Events go on beside a background compile: their cyclic garbage must be collected,
+    not frozen for good with the new catalog."""
+
+    class Node:
+        def __init__(self) -> None:
+            self.me = self
+
+    source, clock, jobs = Source(), Clock(), Jobs()
+    source.traits = 300  # enough allocations for young collections during the compile
+    cache = _cache(source, clock, 3.0, jobs)
+    cache.get()
+    source.current = 2
+    clock.now = 5.0
+    cache.get()
+    garbage = [weakref.ref(Node()) for _ in range(100)]  # unreachable cycles, in generation 0
+    jobs.run_all()
+    gc.collect()
+    assert cache.get().version == 2
+    assert sum(ref() is not None for ref in garbage) == 0
+    assert gc.isenabled() and gc.get_threshold()[2] < 1000  # thresholds are back
