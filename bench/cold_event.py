@@ -34,15 +34,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
-                  AWS_DEFAULT_REGION="us-east-1", AWS_REGION="us-east-1",
-                  AWS_EC2_METADATA_DISABLED="true")
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from devtools.provider_sim import SimulatorClient  # noqa: E402
-from devtools.stack import LocalStack, free_port  # noqa: E402
+from devtools.stack import DUMMY_AWS_ENV, LocalStack, free_port  # noqa: E402
+
+os.environ.update(DUMMY_AWS_ENV)  # dummy credentials, no metadata probing: moto only
 
 PROVIDER_LATENCY_MS = 20
 

@@ -34,14 +34,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-DUMMY_ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_REGION": "us-east-1",
-    "AWS_EC2_METADATA_DISABLED": "true",
-}
+from devtools.stack import DUMMY_AWS_ENV  # noqa: E402
+
 BARE_APP = 'import boto3\nfrom chalice import Chalice\n\napp = Chalice(app_name="bare")\n'
 _TIMER = (
     "import time; t = time.perf_counter(); {body}; "
@@ -58,7 +52,7 @@ TARGET_PACKAGE_BYTES = 10 * 1024 * 1024
 
 def _env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(DUMMY_ENV)
+    env.update(DUMMY_AWS_ENV)
     env["PYTHONDONTWRITEBYTECODE"] = "0"
     return env
 

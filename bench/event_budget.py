@@ -15,14 +15,12 @@ import os
 import statistics
 import time
 
-os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
-                  AWS_DEFAULT_REGION="us-east-1", AWS_REGION="us-east-1",
-                  AWS_EC2_METADATA_DISABLED="true")
+import requests
 
-import requests  # noqa: E402
+from devtools.provider_sim import SimulatorClient
+from devtools.stack import DUMMY_AWS_ENV, LocalStack, free_port
 
-from devtools.provider_sim import SimulatorClient  # noqa: E402
-from devtools.stack import LocalStack, free_port  # noqa: E402
+os.environ.update(DUMMY_AWS_ENV)  # dummy credentials, no metadata probing: moto only
 
 EVENTS = 20
 

@@ -4,8 +4,8 @@ Each setting ``a.b_c`` comes from ``RTDCS_A_B_C`` (admin-api.md, "Deployment set
 Nothing here runs at import time: ``chalice.test.Client`` sets the stage's variables only
 while a request runs, so settings are built per call (a handful of dict lookups).
 
-``Settings`` is a NamedTuple, not a dataclass: a 22-field frozen dataclass costs over 1 ms at
-import on every cold Lambda start (bench/coldstart.py), and is slower to build per call.
+``Settings`` is a NamedTuple, not a dataclass: import cost on a cold start
+(chalicelib/records.py).
 """
 
 from __future__ import annotations

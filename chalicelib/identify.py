@@ -4,8 +4,8 @@ Precedence: a valid UUID cookie (not with ``d_coppa=1``), then a valid ``d_uuid`
 first accepted declared ID with a stored link (its most recent UUID), else a new UUID
 (``d_coppa=1``: stateless instead). Declared-ID opt-outs are found on the same read.
 
-``Identity`` is a slotted class, not a dataclass: a dataclass costs ~0.5 ms at import, paid on
-every cold Lambda start (bench/coldstart.py).
+``Identity`` is a slotted class, not a dataclass: import cost on a cold start
+(chalicelib/records.py).
 """
 
 from __future__ import annotations

@@ -1,7 +1,6 @@
 """Identity value types shared by the protocol layer and the stores (no dependencies).
 
-A NamedTuple, not a dataclass: cheaper to create at import on a cold Lambda start
-(bench/coldstart.py).
+A NamedTuple, not a dataclass: import cost on a cold start (chalicelib/records.py).
 """
 
 from __future__ import annotations

@@ -22,8 +22,7 @@ from chalicelib.store.profiles import ProfileChanges
 
 
 class SyncResult:
-    # A slotted class rather than a dataclass: a dataclass costs 0.2-0.6 ms to create at
-    # import, paid on a cold Lambda start (bench/coldstart.py).
+    # Not a dataclass: import cost on a cold start (chalicelib/records.py).
     __slots__ = ("errors", "uuid_cookie", "synced_dpid", "redirect", "now", "log")
 
     def __init__(

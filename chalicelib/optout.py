@@ -32,8 +32,7 @@ class OptOutIdMap(Protocol):
 
 
 class OptOutResult:
-    # A slotted class rather than a dataclass: a dataclass costs 0.2-0.6 ms to create at
-    # import, paid on a cold Lambda start (bench/coldstart.py).
+    # Not a dataclass: import cost on a cold start (chalicelib/records.py).
     __slots__ = ("errors", "global_opt_out", "opted_out", "now")
 
     def __init__(

@@ -57,8 +57,7 @@ _admin_tokens = AdminTokenSource()
 
 
 class Services:
-    # A slotted class rather than a dataclass: a dataclass costs 0.2-0.6 ms to create at
-    # import, paid on a cold Lambda start (bench/coldstart.py).
+    # Not a dataclass: import cost on a cold start (chalicelib/records.py).
     __slots__ = ("settings", "catalog", "catalog_repository", "profiles", "pipeline", "id_sync",
                  "opt_out", "idmap", "provider_stats", "admin_tokens")
 

@@ -4,8 +4,7 @@ Pure functions over the request's ``gdpr``/``gdpr_consent`` values and ``Consent
 ``evaluate_consent`` decides once per request (the rtdcs gate), ``vendor_allowed`` then
 decides per provider or sync partner. No I/O.
 
-The records are NamedTuples / a slotted class, not dataclasses: a dataclass costs ~0.5 ms at
-import, paid on every cold Lambda start (bench/coldstart.py).
+The records are not dataclasses: import cost on a cold start (chalicelib/records.py).
 """
 
 from __future__ import annotations

@@ -1,8 +1,7 @@
 """Declared IDs: ``d_cid``, ``d_cid_ic`` and the legacy ``d_dpid``/``d_dpuuid`` pair
 (dcs-protocol.md 4.2), and the DPUUID rules shared with ``/ibs``. Pure.
 
-The records are NamedTuples, not dataclasses: a dataclass costs ~0.5 ms at import, paid on
-every cold Lambda start (bench/coldstart.py)."""
+The records are not dataclasses: import cost on a cold start (chalicelib/records.py)."""
 
 from __future__ import annotations
 

@@ -38,8 +38,7 @@ MESSAGES: dict[int, str] = {
 _QUOTE_LIMIT = 64
 
 
-# A NamedTuple, not a dataclass: cheaper to create at import on a cold Lambda start
-# (bench/coldstart.py).
+# Not a dataclass: import cost on a cold start (chalicelib/records.py).
 class DcsError(NamedTuple):
     code: int
     msg: str

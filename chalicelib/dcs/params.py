@@ -12,8 +12,8 @@ Two inputs reach us:
 The result is a :class:`ParsedRequest`: signals (key -> values), control values, and the
 errors found. A request that must be discarded (311, 902) says so in ``discard``.
 
-``ParsedRequest`` is a slotted class and ``_Pair`` a NamedTuple, not dataclasses: a dataclass
-costs ~0.5 ms at import, paid on every cold Lambda start (bench/coldstart.py).
+``ParsedRequest`` and ``_Pair`` are not dataclasses: import cost on a cold start
+(chalicelib/records.py).
 """
 
 from __future__ import annotations

@@ -14,8 +14,7 @@ CALLBACK_RE = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$.]{0,63}$")
 GIF = base64.b64decode("R0lGODlhAQABAIAAAP///wAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw==")
 
 
-# A NamedTuple, not a dataclass: cheaper to create at import on a cold Lambda start
-# (bench/coldstart.py).
+# Not a dataclass: import cost on a cold start (chalicelib/records.py).
 class Rendered(NamedTuple):
     status: int
     headers: dict[str, str]

@@ -4,8 +4,7 @@ Pure: reads ``CompiledCatalog.raw`` (admin-API dicts: ``destination``, ``mapping
 ``datasource``) and returns immutable definitions. An object that does not compile is left out
 and named in ``problems`` (the admin API refuses such objects at save time).
 
-The records are NamedTuples / a slotted class, not dataclasses: a dataclass costs ~0.5 ms at
-import, paid on every cold Lambda start (bench/coldstart.py).
+The records are not dataclasses: import cost on a cold start (chalicelib/records.py).
 """
 
 from __future__ import annotations

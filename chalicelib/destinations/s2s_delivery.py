@@ -10,8 +10,7 @@ redelivers the batch, and its redrive policy moves it to the DLQ after maxReceiv
 Messages carry the visitor's full current state, so a redelivered one is harmless.
 
 Every collaborator (HTTP session, SQS client, secrets, clocks, sleep) is passed in.
-The result records are a NamedTuple and a slotted class, not dataclasses: a dataclass costs
-~0.5 ms at import, paid on every cold Lambda start (bench/coldstart.py).
+The result records are not dataclasses: import cost on a cold start (chalicelib/records.py).
 """
 
 from __future__ import annotations

@@ -26,8 +26,7 @@ OPT_OUT_VALUE = "NOTARGET"
 _ENTRY = re.compile(r"^([0-9]{1,18})-1-([0-9]{1,15})$")
 
 
-# A NamedTuple, not a dataclass: cheaper to create at import on a cold Lambda start
-# (bench/coldstart.py).
+# Not a dataclass: import cost on a cold start (chalicelib/records.py).
 class SyncEntry(NamedTuple):
     dpid: int
     ms: int  # unix milliseconds of the last sync

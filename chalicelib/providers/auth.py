@@ -23,8 +23,7 @@ class AuthConfigError(ValueError):
     """An ``auth`` object is malformed. The message never holds a secret (there is none)."""
 
 
-# A NamedTuple rather than a dataclass: a dataclass costs 0.2-0.6 ms to create at import,
-# paid on a cold Lambda start (bench/coldstart.py).
+# Not a dataclass: import cost on a cold start (chalicelib/records.py).
 class AuthSpec(NamedTuple):
     type: str  # hmac | bearer
     secret_ref: str

@@ -28,8 +28,7 @@ class Permit(Enum):
     DENY = "deny"
 
 
-# A NamedTuple rather than a dataclass: a dataclass costs 0.2-0.6 ms to create at import,
-# paid on a cold Lambda start (bench/coldstart.py).
+# Not a dataclass: import cost on a cold start (chalicelib/records.py).
 class BreakerPolicy(NamedTuple):
     failure_streak: int = 5
     window: int = 20

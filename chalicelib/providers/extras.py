@@ -17,8 +17,7 @@ from chalicelib.providers.auth import AuthConfigError, AuthSpec, parse_auth
 from chalicelib.rules.catalog import CompiledCatalog, ProviderDef
 
 
-# A NamedTuple rather than a dataclass: a dataclass costs 0.2-0.6 ms to create at import,
-# paid on a cold Lambda start (bench/coldstart.py).
+# Not a dataclass: import cost on a cold start (chalicelib/records.py).
 class ProviderExtras(NamedTuple):
     auth: AuthSpec | None = None
     max_qps: int | None = None

@@ -21,8 +21,7 @@ class ContractError(ValueError):
         self.kind = kind
 
 
-# A NamedTuple rather than a dataclass: a dataclass costs 0.2-0.6 ms to create at import,
-# paid on a cold Lambda start (bench/coldstart.py).
+# Not a dataclass: import cost on a cold start (chalicelib/records.py).
 class ProviderAnswer(NamedTuple):
     realize: tuple[str, ...]  # provider segment ids with Status 1
     remove: tuple[str, ...]  # ... with Status 0

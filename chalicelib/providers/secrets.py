@@ -32,8 +32,7 @@ class SecretUnavailable(RuntimeError):
     """The reference cannot be resolved now. Names the reference, never a value."""
 
 
-# A NamedTuple rather than a dataclass: a dataclass costs 0.2-0.6 ms to create at import,
-# paid on a cold Lambda start (bench/coldstart.py).
+# Not a dataclass: import cost on a cold start (chalicelib/records.py).
 class _Entry(NamedTuple):
     value: str | None  # None: the last fetch failed and nothing was ever read
     fetched_at: float

@@ -35,8 +35,7 @@ _SKIP_FOR_KIND = {"cached": "cache_hit"}
 
 
 class _ProviderStats:
-    # A slotted class rather than a dataclass: a dataclass costs 0.2-0.6 ms to create at
-    # import, paid on a cold Lambda start (bench/coldstart.py).
+    # Not a dataclass: import cost on a cold start (chalicelib/records.py).
     __slots__ = ("name", "calls", "answers", "empty_answers", "timeouts", "timeouts_by",
                  "errors", "skips", "latencies", "next_slot", "histogram", "ewma_ms")
 

@@ -28,8 +28,7 @@ DEFAULT_TRAIT_TTL_DAYS = 120
 MAX_TRAIT_TTL_DAYS = 3650
 
 
-# Records here are slotted classes or NamedTuples, not dataclasses: a dataclass costs 0.2-0.65 ms
-# to create at import, on a cold Lambda start's first event (bench/coldstart.py). TraitDef and
+# Not dataclasses: import cost on a cold start (chalicelib/records.py). TraitDef and
 # SegmentDef keep __slots__ and a plain __init__ (a 100,000-trait catalog: bench/rules.py).
 class TraitDef:
     __slots__ = ("sid", "name", "trait_type", "data_source_id", "ttl_days", "rule", "keys",

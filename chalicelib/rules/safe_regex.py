@@ -65,8 +65,7 @@ class RegexRejected(ValueError):
         self.offset = offset
 
 
-# The records here are slotted classes, not dataclasses: a dataclass costs 0.2-0.65 ms to
-# create at import, on a cold Lambda start's first event (bench/coldstart.py).
+# Not dataclasses: import cost on a cold start (chalicelib/records.py).
 class _Quant:
     __slots__ = ("low", "high", "text")
 

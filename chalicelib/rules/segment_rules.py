@@ -27,9 +27,8 @@ _INT = re.compile(r"[0-9]+")
 _KEYWORDS = frozenset({"and", "or", "not", "frequency"})
 
 
-# The AST nodes are slotted classes, not dataclasses: a dataclass costs 0.2-0.65 ms to create
-# at import, on a cold Lambda start's first event (bench/coldstart.py). Equality and hashing
-# include the type (SAnd(x, y) != SOr(x, y)).
+# The AST nodes are slotted records (chalicelib/records.py): equality and hashing include
+# the type (SAnd(x, y) != SOr(x, y)).
 class TraitRef(SlotRecord):
     __slots__ = ("sid",)
 

@@ -52,8 +52,8 @@ Form = Union[frozenset, Evaluator]
 
 
 class _KeyIndex:
-    """Exact atoms of one signal key (a slotted class, not a dataclass: a dataclass costs
-    0.2-0.65 ms to create at import, on a cold Lambda start, bench/coldstart.py)."""
+    """Exact atoms of one signal key (not a dataclass: import cost on a cold
+    start, chalicelib/records.py)."""
 
     __slots__ = ("eq_text", "eq_num", "rel", "words", "prefix", "prefix_lens", "suffix",
                  "suffix_lens")

@@ -43,9 +43,8 @@ _NUMERIC_VALUE = re.compile(r"^\s*[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)\s*$")
 _WORD = re.compile(r"\w+")
 
 
-# The AST nodes are slotted classes, not dataclasses: a dataclass costs 0.2-0.65 ms to create
-# at import, on a cold Lambda start's first event (bench/coldstart.py). Equality and hashing
-# include the type (And(x, y) != Or(x, y)); TraitIndex keys its atoms on Predicate.
+# The AST nodes are slotted records (chalicelib/records.py): equality and hashing include
+# the type (And(x, y) != Or(x, y)); TraitIndex keys its atoms on Predicate.
 class Predicate:
     # op is one of: < <= > >= == != contains startswith endswith matcheswords matchesregex
     __slots__ = ("key", "op", "literal", "numeric", "is_string", "folded", "words", "regex")

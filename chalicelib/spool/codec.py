@@ -1,7 +1,7 @@
 """Spool messages: one event's profile changes as JSON (version 1).
 
-``SpooledWrite`` is a NamedTuple, not a dataclass: cheaper to create at import on a cold
-Lambda start (bench/coldstart.py).
+``SpooledWrite`` is a NamedTuple, not a dataclass: import cost on a cold start
+(chalicelib/records.py).
 """
 
 from __future__ import annotations

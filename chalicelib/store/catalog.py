@@ -33,8 +33,7 @@ class ConcurrentChange(RuntimeError):
     """The catalog moved (or the object changed) between the checks and the write."""
 
 
-# A NamedTuple rather than a dataclass: a dataclass costs 0.2-0.6 ms to create at import,
-# paid on a cold Lambda start (bench/coldstart.py).
+# Not a dataclass: import cost on a cold start (chalicelib/records.py).
 class Snapshot(NamedTuple):
     """Every catalog object at one version, read with strong consistency."""
 

@@ -28,8 +28,7 @@ def link_key(dpid: int, dpuuid: str) -> str:
 
 
 class LinkRecord:
-    # A slotted class rather than a dataclass: a dataclass costs 0.2-0.6 ms to create at
-    # import, paid on a cold Lambda start (bench/coldstart.py).
+    # Not a dataclass: import cost on a cold start (chalicelib/records.py).
     __slots__ = ("uuids", "opted_out")
 
     def __init__(self, uuids: dict[str, int] | None = None, opted_out: bool = False) -> None:

@@ -77,8 +77,7 @@ def guard_bucket(now: float) -> int:
     return int(now // GUARD_BUCKET_SECONDS)
 
 
-# The records below are NamedTuples and slotted classes, not dataclasses: a dataclass costs
-# 0.2-0.6 ms to create at import, paid on a cold Lambda start (bench/coldstart.py).
+# Not dataclasses: import cost on a cold start (chalicelib/records.py).
 
 
 class CachedAnswer(NamedTuple):

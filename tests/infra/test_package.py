@@ -12,23 +12,15 @@ from typing import Any
 
 import pytest
 
+from devtools.stack import DUMMY_AWS_ENV
 from infra.deploy import STAGE_PROFILES
 from infra.package import package
-
-DUMMY_ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_REGION": "us-east-1",
-    "AWS_EC2_METADATA_DISABLED": "true",
-}
 
 
 @pytest.fixture(scope="module")
 def packaged(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
     outdir = tmp_path_factory.mktemp("package")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")} | DUMMY_ENV
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")} | DUMMY_AWS_ENV
     env.pop("AWS_ENDPOINT_URL", None)
     sam = package("prod", outdir, env=env)
     return sam, json.loads(sam.read_text(encoding="utf-8"))
