@@ -18,7 +18,7 @@ from chalicelib.identify import IdMap
 from chalicelib.identity import DeclaredId
 from chalicelib.pipeline import CatalogProvider, Profiles, data_sources
 from chalicelib.store.idmap import LinkRecord
-from chalicelib.store.profiles import ProfileChanges
+from chalicelib.store.profiles import ProfileChanges, ProfileWriteRejected
 
 
 class SyncResult:
@@ -92,6 +92,8 @@ class IdSync:
         self._idmap = idmap
         self._now = wall_clock
         self._storage_errors = storage_errors
+        self._write_errors: tuple[type[BaseException], ...] = (ProfileWriteRejected,
+                                                               *storage_errors)
 
     def handle(self, parsed: ParsedRequest, cookies: Mapping[str, str]) -> SyncResult:
         now = self._now()
@@ -121,11 +123,13 @@ class IdSync:
             result.errors.append(error(consent.error_code or 315))
             return result
         uuid: str = cookie if cookie is not None and is_valid_uuid(cookie) else new_uuid()
+        stored = None
         try:
             links = self._idmap.read([declared], now)
             opted_out = links.get(declared.key, LinkRecord()).opted_out
             if not opted_out and is_valid_uuid(cookie):
-                opted_out = self._profiles.load(uuid, now).opted_out
+                stored = self._profiles.load(uuid, now)
+                opted_out = stored.opted_out
         except self._storage_errors:
             result.errors.append(error(204))
             return result
@@ -138,8 +142,9 @@ class IdSync:
                 uuid,
                 ProfileChanges(now=now, synced_ids={declared.dpid: declared.dpuuid},
                                keep_segments=True),
+                stored,
             )
-        except self._storage_errors:
+        except self._write_errors:
             result.errors.append(error(203))
             return result
         result.uuid_cookie = uuid

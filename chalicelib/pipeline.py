@@ -29,14 +29,15 @@ from chalicelib.providers.fanout import CallPlan, Outcome, PendingFanout
 from chalicelib.providers.messages import ProviderAnswer, build_request_body
 from chalicelib.ratelimit import TokenBucket
 from chalicelib.rules.catalog import EMPTY_CATALOG, CompiledCatalog, in_data_source
+from chalicelib.rules.retention import retention_for
+from chalicelib.store.compaction import MAX_CACHED_IDS, MAX_TRAITS, Retention
 from chalicelib.store.profiles import (
-    MAX_STAMPS_PER_TRAIT,
     CachedAnswer,
     Profile,
     ProfileChanges,
+    ProfileWriteRejected,
+    consent_key,
     new_stamp,
-    stamp_seconds,
-    trim_stamps,
 )
 
 logger = logging.getLogger("rtdcs.pipeline")
@@ -50,7 +51,8 @@ class CatalogProvider(Protocol):
 class Profiles(Protocol):
     def load(self, uuid: str, now: float) -> Profile: ...
 
-    def apply(self, uuid: str, changes: ProfileChanges) -> None: ...
+    def apply(self, uuid: str, changes: ProfileChanges, stored: Profile | None = None,
+              retention: Retention = ...) -> None: ...
 
     def is_opted_out(self, uuid: str) -> bool: ...
 
@@ -227,6 +229,7 @@ class EventPipeline:
         stopped = self._check_ignored_d_uuid(parsed, uuid, tid, errors)
         if stopped:
             return stopped
+        stored = profile.copy()  # what the write is conditional on (and applied over)
         profile.synced_ids.update(identity.synced_ids())
         tdpid = _data_source_filter(parsed, data_sources(catalog))
         ctx = _Context(parsed, catalog, profile, uuid, coppa, tid, now, tdpid, consent)
@@ -257,7 +260,9 @@ class EventPipeline:
                 errors.append(error(203))
         if uuid:
             try:
-                self._profiles.apply(uuid, changes)
+                self._profiles.apply(uuid, changes, stored, retention_for(catalog))
+            except ProfileWriteRejected:
+                errors.append(error(201))
             except self._storage_errors:
                 errors.append(error(201))
         fields = self._response_fields(parsed, tid, uuid)
@@ -280,7 +285,7 @@ class EventPipeline:
         uuid = ctx.uuid
         if not uuid or ctx.coppa or budget <= 0:
             return None, []
-        consent_key = ctx.consent.consent_string or ""
+        consent = consent_key(ctx.consent.consent_string)
         plans: list[CallPlan] = []
         immediate: list[Outcome] = []
         for provider in ctx.catalog.providers:
@@ -298,7 +303,7 @@ class EventPipeline:
                 continue
             cached = ctx.profile.provider_cache.get(provider.pid)
             if provider.cache_ttl_seconds > 0 and cached and cached.usable(
-                ctx.now, consent_key, dpuuid or ""
+                ctx.now, consent, dpuuid or ""
             ):
                 answer = _cached_answer(cached)
                 immediate.append(Outcome(provider.pid, provider.name, "cached", 0.0, answer))
@@ -332,7 +337,7 @@ class EventPipeline:
     ) -> dict[int, CachedAnswer]:
         catalog, profile, now, tdpid = ctx.catalog, ctx.profile, ctx.now, ctx.tdpid
         providers = {p.pid: p for p in catalog.providers}
-        consent_key = ctx.consent.consent_string or ""
+        consent = consent_key(ctx.consent.consent_string)
         to_cache: dict[int, CachedAnswer] = {}
         for outcome in outcomes:
             provider = providers.get(outcome.pid)
@@ -340,23 +345,31 @@ class EventPipeline:
                 continue
             if outcome.kind not in ("answered", "empty", "cached"):
                 continue
+            mapped: list[str] = []
             for segment_id in outcome.answer.realize:
                 sid = catalog.onboarded_by_segment.get((provider.data_source_id, segment_id))
-                if sid is not None and in_data_source(catalog.traits[sid], tdpid):
+                if sid is None:
+                    continue
+                mapped.append(segment_id)
+                if in_data_source(catalog.traits[sid], tdpid):
                     realized.onboarded.add(sid)
+            mapped_removals: list[str] = []
             for segment_id in outcome.answer.remove:
                 sid = catalog.onboarded_by_segment.get((provider.data_source_id, segment_id))
                 if sid is not None:
                     realized.removed.add(sid)
+                    mapped_removals.append(segment_id)
             if outcome.kind != "cached" and provider.cache_ttl_seconds > 0:
                 ttl = provider.cache_ttl_seconds
                 if outcome.answer.ttl_seconds is not None:
                     ttl = min(ttl, outcome.answer.ttl_seconds)
+                # Only ids that map to a trait are worth keeping (an unmapped id realizes
+                # nothing), capped; the consent is kept as a hash (dcs-protocol.md 11).
                 to_cache[provider.pid] = CachedAnswer(
-                    segments=outcome.answer.realize,
-                    removed=outcome.answer.remove,
+                    segments=tuple(mapped[:MAX_CACHED_IDS]),
+                    removed=tuple(mapped_removals[:MAX_CACHED_IDS]),
                     expires_at=now + ttl,
-                    consent_key=consent_key,
+                    consent_key=consent,
                     dpuuid=profile.synced_ids.get(provider.data_source_id, ""),
                 )
         realized.onboarded -= realized.removed
@@ -365,36 +378,29 @@ class EventPipeline:
     def _merge(
         self, profile: Profile, catalog: CompiledCatalog, realized: _Realized, now: float
     ) -> tuple[dict[int, list[float]], ProfileChanges]:
-        """Live realizations after this request, and the changes that store them."""
-        changes = ProfileChanges(now=now, clear_attributes=profile.expired_attributes)
+        """Live realizations after this request, and the changes that store them (the store
+        applies them to what the item holds, trims stamps and drops expired traits)."""
+        changes = ProfileChanges(now=now)
         live: dict[int, list[float]] = {}
-        for sid, stamps in profile.stamps.items():
+        for sid, record in profile.traits.items():
             trait = catalog.traits.get(sid)
-            if trait is None or not stamps:
+            if trait is None or not record.stamps:
                 continue
-            seconds = [stamp_seconds(s) for s in stamps]
-            if trait.is_live(seconds[-1], now):
-                live[sid] = seconds
-            else:
-                changes.remove_traits.add(sid)  # expired: all its realizations go
+            if trait.is_live(record.latest, now):
+                live[sid] = [float(s) for s in record.stamps]
         stamp = new_stamp(now)
         for sid in realized.rule_based:
-            existing = profile.stamps.get(sid, []) if sid in live else []
-            if len(existing) >= MAX_STAMPS_PER_TRAIT:
-                changes.replace_stamps[sid] = trim_stamps(existing, stamp)
-            elif sid in changes.remove_traits:
-                changes.replace_stamps[sid] = [stamp]
-                changes.remove_traits.discard(sid)
-            else:
-                changes.add_stamps[sid] = stamp
+            changes.add_stamps[sid] = stamp
             live[sid] = [*live.get(sid, []), now]
         for sid in realized.onboarded:
             changes.replace_stamps[sid] = [stamp]
-            changes.remove_traits.discard(sid)
             live[sid] = [now]
         for sid in realized.removed:
             live.pop(sid, None)
             changes.remove_traits.add(sid)
+        if len(live) > MAX_TRAITS:  # the store keeps the most recent 10,000: evaluate those
+            for _, sid in sorted((s[-1], sid) for sid, s in live.items())[:len(live) - MAX_TRAITS]:
+                del live[sid]
         return live, changes
 
     def _destinations(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from decimal import Decimal
 from typing import Any, Mapping, Protocol, Sequence
 
@@ -11,7 +12,7 @@ from chalicelib.dcs.declared_ids import dpuuid_problem
 from chalicelib.dcs.ids import is_valid_uuid
 from chalicelib.identity import DeclaredId
 from chalicelib.store.idmap import LinkRecord
-from chalicelib.store.profiles import stamp_seconds
+from chalicelib.store.profiles import profile_from_item
 
 
 class ProfileStore(Protocol):
@@ -45,23 +46,22 @@ def profile_view(item: Mapping[str, Any]) -> dict[str, Any]:
     """Everything stored about a visitor, in admin-API terms."""
     if "optout" in item:
         return {"uuid": item["uuid"], "optedOut": True, "optedOutAt": int(item["optout"])}
-    traits = {}
-    synced: dict[str, str] = {}
+    profile = profile_from_item(item, time.time())
+    traits = {str(sid): [_iso(s) for s in r.stamps] for sid, r in sorted(profile.traits.items())}
+    counts = {str(sid): r.count for sid, r in sorted(profile.traits.items())}
+    synced = {str(dpid): dpuuid for dpid, dpuuid in sorted(profile.synced_ids.items())}
     cache: dict[str, Any] = {}
     extra: dict[str, Any] = {}
     for name, value in item.items():
-        if name.startswith("r") and name[1:].isdigit():
-            traits[name[1:]] = [_iso(stamp_seconds(s)) for s in sorted(value)]
-        elif name.startswith("i") and name[1:].isdigit():
-            synced[name[1:]] = str(value)
-        elif name.startswith("pc") and name[2:].isdigit():
+        if name.startswith("pc") and name[2:].isdigit():
             cache[name[2:]] = _plain(value)
-        elif name not in ("uuid", "segs", "seen", "expires_at"):
+        elif not _known(name):
             extra[name] = _plain(value)
     view: dict[str, Any] = {
         "uuid": item["uuid"],
         "optedOut": False,
         "traits": traits,
+        "traitCounts": counts,
         "segments": sorted(int(s) for s in item.get("segs", ())),
         "syncedIds": synced,
         "providerCache": cache,
@@ -71,6 +71,16 @@ def profile_view(item: Mapping[str, Any]) -> dict[str, Any]:
     if extra:
         view["other"] = extra
     return view
+
+
+_PREFIXES = ("r", "rn", "ev", "i", "s2s")
+
+
+def _known(name: str) -> bool:
+    """Attributes the view shows in their own fields (either storage layout)."""
+    if name in ("uuid", "segs", "seen", "expires_at", "t", "g", "v"):
+        return True
+    return any(name.startswith(p) and name[len(p):].isdigit() for p in _PREFIXES)
 
 
 def checked_uuid(uuid: str) -> str:

@@ -1,55 +1,83 @@
-"""Profile repository: one consistent read and one atomic update per event.
+"""Profile repository: one consistent read and one conditional write per event.
 
-Item layout (one item per UUID, partition key ``uuid``); every per-object attribute is
-top-level so that DynamoDB update expressions can change it atomically without the
-read-modify-write races a nested map would need:
+Item layout (one item per UUID, partition key ``uuid``; docs/profile-storage.md):
 
-* ``r<sid>``  Number Set: realization stamps of trait ``sid`` in integer nanoseconds
-  (microseconds x 1000 plus a random tie-breaker, so two concurrent realizations in the same
-  microsecond stay two elements). Rule-based traits ``ADD`` to it; onboarded traits ``SET``
-  it to their latest realization only (rules.md 1.5).
-* ``rn<sid>`` Number: how many times trait ``sid`` was realized since its set was last
-  started (``ADD 1`` per rule-based realization, ``SET 1`` when the set restarts: onboarded
-  traits and re-realization after expiry; removed with the set). Unlike the set, which keeps
-  only the newest 100 stamps, it counts every realization exactly, concurrent ones included.
-* ``ev<hour>`` String Set: ids (``tid``) of the events applied in that hour that carried a
-  counter ``ADD``. The update is conditional on its event id being absent, so a retried or
-  replayed write cannot count twice. Buckets older than ``GUARD_WINDOW_HOURS`` are cleared by
-  the next event that reads the profile.
+* ``t`` Binary: every realized trait's stamps and exact realization count, packed
+  (``packed.py``). The stamps kept are what the catalog's rules can read (1 for a trait no
+  ``frequency`` expression names, up to the spec's 100), at most 10,000 traits.
+* ``g`` Binary: the replay guard, the ids of the last 64 events applied (24 h at most).
+* ``v`` Number: the item's version. Every write is a PutItem conditional on the version it
+  read (optimistic concurrency). When a concurrent write won, DynamoDB returns the current
+  item with the failure (ReturnValuesOnConditionCheckFailure), the event's changes are
+  applied again to it, and the write is retried: no extra read, and counts stay exact.
 * ``i<dpid>`` String: the visitor's id (DPUUID) in data source ``dpid``.
-* ``pc<pid>`` Map: a cached provider answer ``{s: [segment ids], z: [removed ids], x: expiry,
-  k: consent key, d: dpuuid}``.
+* ``pc<pid>`` Map: a cached provider answer ``{s: [segment ids that map to a trait], z: [...],
+  x: expiry, k: hash of the consent string, d: dpuuid}``.
+* ``s2s<id>`` Map: what S2S destination ``id`` last received.
 * ``segs`` Number Set: stored segment membership; ``seen`` last activity (epoch s);
   ``expires_at`` the DynamoDB TTL attribute (last activity + 120 days).
 * ``optout`` (epoch ms): the UUID is opted out. An opted-out item holds only ``uuid`` and
-  ``optout`` and has no ``expires_at``, so the marker never expires while the data is gone.
-  Every update is conditional on its absence: an event in flight, or a spooled one replayed
-  later, never writes data back onto an opted-out profile.
+  ``optout``; every write is conditional on its absence.
 
-Writes that fail (throttling, 5xx, timeouts) are retried with backoff inside the event's
-budget; if they still fail, the changes go to the spool queue (see ``chalicelib/spool``) and
-are applied later by :meth:`ProfileRepository.replay`.
+Each write replaces the whole item, so its request has a fixed, small expression whatever the
+number of traits, and the item is checked against the 128 KiB budget by DynamoDB's own size
+rules (``item_size.py``) before it is sent. Items of the previous layout (``r<sid>`` Number
+Sets, ``rn<sid>`` counters, ``ev<hour>`` guard buckets) are read as they are and rewritten in
+this layout by their next write.
+
+Writes that fail for throttling, 5xx or timeouts are retried inside the event's budget, then
+spooled (``chalicelib/spool``) and replayed later by :meth:`ProfileRepository.replay`. A
+``ValidationException`` is permanent: the profile is compacted harder and written once more;
+if that fails too, :class:`ProfileWriteRejected` is raised (the event reports 201) and never
+spooled.
 """
 
 from __future__ import annotations
 
+import hashlib
 import random
-import secrets
 import time
 from decimal import Decimal
-from typing import Any, Callable, Iterable, Literal, Mapping, NamedTuple, Protocol
+from typing import Any, Callable, Literal, Mapping, NamedTuple, Protocol
 
-from boto3.dynamodb.types import TypeDeserializer
+from boto3.dynamodb.types import Binary, TypeDeserializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.records import SlotRecord
+from chalicelib.store.compaction import (
+    GUARD_KEEP,
+    GUARD_WINDOW_SECONDS,
+    KEEP_ALL,
+    MAX_CACHED_IDS,
+    MAX_STAMPS_PER_TRAIT,
+    MAX_TRAITS,
+    PROFILE_BUDGET_BYTES,
+    Retention,
+    add_realization,
+    cap_traits,
+    drop_expired,
+    least_recent,
+    trim_stamps,
+)
+from chalicelib.store.item_size import item_size
+from chalicelib.store.packed import (
+    CorruptBlob,
+    Guard,
+    Realizations,
+    decode_guard,
+    decode_traits,
+    encode_guard,
+    encode_traits,
+)
+
+__all__ = ["MAX_STAMPS_PER_TRAIT", "MAX_TRAITS", "PROFILE_BUDGET_BYTES"]
 
 PROFILE_LIFETIME_SECONDS = 120 * 86400
-MAX_STAMPS_PER_TRAIT = 100
-GUARD_BUCKET_SECONDS = 3600
-# Event-id buckets kept: a replay within this many hours of its event is recognised exactly.
-GUARD_WINDOW_HOURS = 24
+# Legacy layout: stamps in integer nanoseconds, event ids in hourly buckets.
 _NS_PER_SECOND = 1_000_000_000
+_LEGACY_BUCKET_SECONDS = 3600
+# Optimistic-concurrency retries of one write (each is one more write request, no read).
+MAX_CONFLICTS = 128
 _THROTTLE_CODES = frozenset(
     {
         "ProvisionedThroughputExceededException",
@@ -60,21 +88,28 @@ _THROTTLE_CODES = frozenset(
     }
 )
 _CONDITION_FAILED = "ConditionalCheckFailedException"
+_VALIDATION = "ValidationException"
 
 WriteOutcome = Literal["written", "duplicate", "opted_out", "spooled", "replayed", "merged"]
 
 
 def new_stamp(now: float) -> int:
-    return int(now * 1_000_000) * 1000 + secrets.randbelow(1000)
+    """A realization stamp: epoch seconds."""
+    return int(now)
 
 
 def stamp_seconds(stamp: int | Decimal) -> float:
-    return int(stamp) / _NS_PER_SECOND
+    """Seconds of a stamp, whichever layout wrote it (the previous one used nanoseconds)."""
+    value = int(stamp)
+    return value / _NS_PER_SECOND if value > 10**14 else float(value)
 
 
-def guard_bucket(now: float) -> int:
-    """The hour bucket that records an event applied at ``now``."""
-    return int(now // GUARD_BUCKET_SECONDS)
+def consent_key(consent_string: str | None) -> str:
+    """What a cached provider answer remembers of the consent it was given under: a hash, so
+    the profile never stores the TC string itself (and a 4 KB string costs 16 bytes)."""
+    if not consent_string:
+        return ""
+    return hashlib.sha256(consent_string.encode("utf-8")).hexdigest()[:16]
 
 
 # Not dataclasses: import cost on a cold start (chalicelib/records.py).
@@ -92,43 +127,77 @@ class CachedAnswer(NamedTuple):
 
 
 class Profile:
-    __slots__ = ("uuid", "stamps", "synced_ids", "provider_cache", "segments", "last_seen",
-                 "expired_attributes", "opted_out", "counts", "s2s_states")
+    """A visitor's stored state, and what the next write of it must be conditional on."""
+
+    __slots__ = ("uuid", "traits", "synced_ids", "provider_cache", "segments", "last_seen",
+                 "opted_out", "s2s_states", "guard", "version", "stored", "stored_seen",
+                 "stored_bytes")
 
     def __init__(
         self,
         uuid: str,
-        stamps: dict[int, list[int]] | None = None,
+        traits: dict[int, Realizations] | None = None,
         synced_ids: dict[int, str] | None = None,
         provider_cache: dict[int, CachedAnswer] | None = None,
         segments: frozenset[int] = frozenset(),
         last_seen: float | None = None,
-        expired_attributes: tuple[str, ...] = (),
         opted_out: bool = False,
-        counts: dict[int, int] | None = None,
         s2s_states: dict[int, dict[str, Any]] | None = None,
+        guard: Guard | None = None,
+        version: int = 0,
+        stored: Literal["absent", "current", "legacy"] = "absent",
+        stored_seen: Any = None,
+        stored_bytes: int = 0,
     ) -> None:
         self.uuid = uuid
-        self.stamps = {} if stamps is None else stamps  # sid -> stamps (ns), ascending
+        self.traits = {} if traits is None else traits  # sid -> stamps (s) and count
         self.synced_ids = {} if synced_ids is None else synced_ids
         self.provider_cache = {} if provider_cache is None else provider_cache
         self.segments = segments
         self.last_seen = last_seen
-        # Attributes the next update clears: all of a TTL-expired item, or stale ``ev<hour>``
-        # replay-guard buckets of a live one.
-        self.expired_attributes = expired_attributes
         self.opted_out = opted_out
-        self.counts = {} if counts is None else counts  # sid -> realizations (``rn<sid>``)
         # destinationId -> what that S2S destination last received: {"s": [sids], "t": epoch s}
         self.s2s_states = {} if s2s_states is None else s2s_states
+        self.guard = Guard() if guard is None else guard
+        self.version = version  # ``v`` of the stored item (0: none, or the legacy layout)
+        self.stored = stored  # what the item holds now: the write's condition
+        self.stored_seen = stored_seen  # ``seen`` of a legacy item (its condition)
+        self.stored_bytes = stored_bytes  # its size by DynamoDB's rules (write units)
 
     @property
     def exists(self) -> bool:
         return self.last_seen is not None
 
+    @property
+    def stamps(self) -> dict[int, list[int]]:
+        """sid -> stamps (epoch s, ascending)."""
+        return {sid: list(r.stamps) for sid, r in self.traits.items()}
+
+    @property
+    def counts(self) -> dict[int, int]:
+        """sid -> realizations counted (exact, beyond the stamps kept)."""
+        return {sid: r.count for sid, r in self.traits.items()}
+
+    def copy(self) -> "Profile":
+        twin = Profile(
+            self.uuid,
+            {sid: Realizations(list(r.stamps), r.count) for sid, r in self.traits.items()},
+            dict(self.synced_ids), dict(self.provider_cache), self.segments, self.last_seen,
+            self.opted_out, {k: dict(v) for k, v in self.s2s_states.items()},
+            Guard(self.guard.entries, self.guard.since), self.version, self.stored,
+            self.stored_seen, self.stored_bytes,
+        )
+        return twin
+
 
 class ProfileChanges(SlotRecord, hashable=False):
-    """What one event changes; rendered as a single UpdateItem."""
+    """What one event changes: applied to the stored state by :func:`apply_changes`.
+
+    ``add_stamps``: rule-based realizations (sid -> stamp), each counted once;
+    ``replace_stamps``: onboarded realizations (sid -> [stamp]): the trait keeps only its
+    latest (rules.md 1.5); ``remove_traits``: traits a provider removed (``Status`` 0).
+    ``clear_attributes`` is read from spool messages of the previous layout and ignored.
+    """
 
     __slots__ = ("now", "event_id", "add_stamps", "replace_stamps", "remove_traits",
                  "cache_answers", "segments", "clear_attributes", "synced_ids", "keep_segments",
@@ -150,8 +219,8 @@ class ProfileChanges(SlotRecord, hashable=False):
     ) -> None:
         self.now = now
         self.event_id = event_id
-        self.add_stamps = {} if add_stamps is None else add_stamps  # rule-based: sid -> stamp
-        self.replace_stamps = {} if replace_stamps is None else replace_stamps  # sid -> full set
+        self.add_stamps = {} if add_stamps is None else add_stamps
+        self.replace_stamps = {} if replace_stamps is None else replace_stamps
         self.remove_traits = set() if remove_traits is None else remove_traits
         self.cache_answers = {} if cache_answers is None else cache_answers
         self.segments = segments
@@ -161,36 +230,59 @@ class ProfileChanges(SlotRecord, hashable=False):
         self.s2s_states = {} if s2s_states is None else s2s_states  # ``s2s<id>`` to set
 
 
-def _is_guard(name: str) -> bool:
-    return name.startswith("ev") and name[2:].isdigit()
+# -- reading an item (either layout) --------------------------------------------------------
+def _is_numbered(name: str, prefix: str) -> bool:
+    return name.startswith(prefix) and name[len(prefix):].isdigit()
 
 
-def _from_item(item: Mapping[str, Any], now: float) -> Profile:
+def _blob(value: Any) -> bytes:
+    return bytes(value.value) if isinstance(value, Binary) else bytes(value)
+
+
+def profile_from_item(item: Mapping[str, Any], now: float) -> Profile:
+    """A stored item (either layout) as a Profile; an opted-out item as an opted-out one."""
     uuid = str(item["uuid"])
+    profile = Profile(uuid=uuid, version=int(item.get("v", 0)),
+                      stored="current" if "v" in item else "legacy",
+                      stored_seen=item.get("seen"), stored_bytes=item_size(item))
     if "optout" in item:
-        return Profile(uuid=uuid, opted_out=True)
+        profile.opted_out = True
+        return profile
     expires_at = item.get("expires_at")
     if expires_at is not None and float(expires_at) <= now:
-        # TTL passed but DynamoDB has not deleted it yet: an empty profile, whose stale
-        # attributes the next update clears.
-        stale = tuple(k for k in item if k != "uuid")
-        return Profile(uuid=uuid, expired_attributes=stale)
-    profile = Profile(uuid=uuid, last_seen=float(item.get("seen", now)))
-    oldest_guard = guard_bucket(now) - GUARD_WINDOW_HOURS
-    stale_guards: list[str] = []
+        # TTL passed but DynamoDB has not deleted it yet: an empty profile (the next write
+        # replaces the item, conditional on what it holds).
+        return profile
+    profile.last_seen = float(item.get("seen", now))
+    legacy_counts: dict[int, int] = {}
+    legacy_guard: list[tuple[int, str]] = []
     for name, value in item.items():
-        if name.startswith("r") and name[1:].isdigit():
-            profile.stamps[int(name[1:])] = sorted(int(v) for v in value)
-        elif name.startswith("rn") and name[2:].isdigit():
-            profile.counts[int(name[2:])] = int(value)
-        elif _is_guard(name) and int(name[2:]) < oldest_guard:
-            stale_guards.append(name)
-        elif name.startswith("i") and name[1:].isdigit():
+        if name == "t":
+            try:
+                profile.traits.update(decode_traits(_blob(value)))
+            except CorruptBlob:
+                pass  # unreadable: rewritten empty by the next write rather than failing
+        elif name == "g":
+            try:
+                profile.guard = decode_guard(_blob(value))
+            except CorruptBlob:
+                profile.guard = Guard(since=int(now))  # proves nothing older than now
+        elif _is_numbered(name, "rn"):
+            legacy_counts[int(name[2:])] = int(value)
+        elif _is_numbered(name, "r"):
+            stamps = sorted(int(stamp_seconds(v)) for v in value)[-MAX_STAMPS_PER_TRAIT:]
+            if stamps:
+                profile.traits[int(name[1:])] = Realizations(stamps, len(stamps))
+        elif _is_numbered(name, "ev"):
+            # an hour's bucket: its events are taken as of the hour's end (conservative)
+            end = int(name[2:]) * _LEGACY_BUCKET_SECONDS + _LEGACY_BUCKET_SECONDS - 1
+            legacy_guard.extend((end, str(event_id)) for event_id in value)
+        elif _is_numbered(name, "i"):
             profile.synced_ids[int(name[1:])] = str(value)
-        elif name.startswith("s2s") and name[3:].isdigit():
+        elif _is_numbered(name, "s2s"):
             profile.s2s_states[int(name[3:])] = {
                 "s": [int(s) for s in value.get("s", [])], "t": int(value.get("t", 0))}
-        elif name.startswith("pc") and name[2:].isdigit():
+        elif _is_numbered(name, "pc"):
             profile.provider_cache[int(name[2:])] = CachedAnswer(
                 segments=tuple(str(s) for s in value.get("s", [])),
                 removed=tuple(str(s) for s in value.get("z", [])),
@@ -198,201 +290,177 @@ def _from_item(item: Mapping[str, Any], now: float) -> Profile:
                 consent_key=str(value.get("k", "")),
                 dpuuid=str(value.get("d", "")),
             )
+    for sid, count in legacy_counts.items():
+        if sid in profile.traits:
+            profile.traits[sid].count = max(count, len(profile.traits[sid].stamps))
+    if legacy_guard:
+        # The old buckets list every guarded event of their hour: complete for 24 h.
+        since = int(now) - GUARD_WINDOW_SECONDS
+        profile.guard = Guard(sorted((e for e in legacy_guard if e[0] > since), reverse=True),
+                              since)
     profile.segments = frozenset(int(s) for s in item.get("segs", ()))
-    profile.expired_attributes = tuple(sorted(stale_guards))
     return profile
 
 
-class _Expression:
-    """Builds an update expression with generated placeholder names."""
+# -- applying one event's changes -----------------------------------------------------------
+def apply_changes(
+    profile: Profile, changes: ProfileChanges, retention: Retention = KEEP_ALL, *,
+    counted: bool = True,
+) -> Profile:
+    """The state after ``changes`` (a new object; ``profile`` is left as it is).
 
-    def __init__(self) -> None:
-        self.sets: list[str] = []
-        self.adds: list[str] = []
-        self.removes: list[str] = []
-        self.conditions: list[str] = []
-        self.names: dict[str, str] = {}
-        self.values: dict[str, Any] = {}
+    An event older than the stored activity (a late replay) adds its realizations only; the
+    newer event's segments, ids, caches and activity stand. ``counted`` False (a replay the
+    guard cannot vouch for): realizations whose stamp is already stored are skipped and none
+    is counted.
+    """
+    state = profile.copy()
+    now = changes.now
+    late = state.last_seen is not None and state.last_seen > now
+    clock = max(now, state.last_seen or now)
+    traits = state.traits
+    drop_expired(traits, retention, clock)
+    for sid in changes.remove_traits:
+        record = traits.get(sid)
+        if record is not None and (not late or record.latest <= now):
+            del traits[sid]
+    for sid, stamps in changes.replace_stamps.items():
+        if not stamps:
+            continue
+        stamp = int(stamp_seconds(max(stamps)))
+        if len(stamps) > 1:  # a spooled "trim" of the previous layout: one more realization
+            add_realization(traits, sid, stamp, counted=counted)
+            continue
+        record = traits.get(sid)
+        if record is None or record.latest <= stamp:
+            traits[sid] = Realizations([stamp], 1)
+    for sid, stamp in changes.add_stamps.items():
+        add_realization(traits, sid, int(stamp_seconds(stamp)), counted=counted)
+    touched = set(changes.add_stamps) | set(changes.replace_stamps)
+    trim_stamps(traits, retention, touched if retention is KEEP_ALL else None)
+    cap_traits(traits)
+    if not late:
+        if not changes.keep_segments:
+            state.segments = frozenset(changes.segments)
+        state.synced_ids.update(changes.synced_ids)
+        state.s2s_states.update(changes.s2s_states)
+        state.provider_cache.update(changes.cache_answers)
+        state.last_seen = now
+    else:
+        for dpid, dpuuid in changes.synced_ids.items():
+            state.synced_ids.setdefault(dpid, dpuuid)
+    state.provider_cache = {pid: a for pid, a in state.provider_cache.items()
+                            if a.expires_at > clock}
+    if changes.event_id:
+        state.guard.record(changes.event_id, now, keep=GUARD_KEEP,
+                           window_s=GUARD_WINDOW_SECONDS, now=clock)
+    return state
 
-    def name(self, attribute: str) -> str:
-        placeholder = f"#a{len(self.names)}"
-        self.names[placeholder] = attribute
-        return placeholder
 
-    def value(self, value: Any) -> str:
-        placeholder = f":v{len(self.values)}"
-        self.values[placeholder] = value
-        return placeholder
-
-    def render(self) -> str:
-        parts = []
-        if self.sets:
-            parts.append("SET " + ", ".join(self.sets))
-        if self.adds:
-            parts.append("ADD " + ", ".join(self.adds))
-        if self.removes:
-            parts.append("REMOVE " + ", ".join(self.removes))
-        return " ".join(parts)
-
-    def arguments(self) -> dict[str, Any]:
-        arguments: dict[str, Any] = {
-            "UpdateExpression": self.render(),
-            "ExpressionAttributeNames": self.names,
-            "ExpressionAttributeValues": self.values,
-        }
-        if self.conditions:
-            arguments["ConditionExpression"] = " AND ".join(f"({c})" for c in self.conditions)
-        return arguments
+# -- writing an item --------------------------------------------------------------------------
+def _seen_value(now: float) -> Decimal:
+    return Decimal(str(round(now, 3)))
 
 
 def _cache_item(answer: CachedAnswer) -> dict[str, Any]:
     return {
-        "s": list(answer.segments),
-        "z": list(answer.removed),
+        "s": list(answer.segments[:MAX_CACHED_IDS]),
+        "z": list(answer.removed[:MAX_CACHED_IDS]),
         "x": Decimal(str(round(answer.expires_at, 3))),
         "k": answer.consent_key,
         "d": answer.dpuuid,
     }
 
 
-def _seen_value(now: float) -> Decimal:
-    return Decimal(str(round(now, 3)))
+def to_item(state: Profile, version: int) -> dict[str, Any]:
+    """The whole item for ``state`` (written with PutItem)."""
+    seen = state.last_seen if state.last_seen is not None else 0.0
+    item: dict[str, Any] = {
+        "uuid": state.uuid,
+        "v": version,
+        "seen": _seen_value(seen),
+        "expires_at": int(seen) + PROFILE_LIFETIME_SECONDS,
+    }
+    if state.traits:
+        item["t"] = encode_traits(state.traits)
+    if state.guard.entries or state.guard.since:
+        item["g"] = encode_guard(state.guard)
+    if state.segments:
+        item["segs"] = set(state.segments)
+    for dpid, dpuuid in sorted(state.synced_ids.items()):
+        item[f"i{dpid}"] = dpuuid
+    for destination_id, s2s in sorted(state.s2s_states.items()):
+        item[f"s2s{destination_id}"] = s2s
+    for pid, answer in sorted(state.provider_cache.items()):
+        item[f"pc{pid}"] = _cache_item(answer)
+    return item
 
 
-def counted_traits(changes: ProfileChanges) -> dict[int, bool]:
-    """Traits this event realized -> whether their counter is ADDed (else SET to 1)."""
-    counted = {sid: True for sid in changes.add_stamps}
-    for sid, stamps in changes.replace_stamps.items():
-        # A full set of stamps is a trim (one more realization); a single stamp restarts
-        # the set (onboarded trait, or a rule-based one realized again after expiry).
-        counted[sid] = len(stamps) > 1
-    return counted
+class Fitted(NamedTuple):
+    item: dict[str, Any]
+    size: int
+    traits_dropped: int
+    caches_dropped: int
 
 
-def _guard(expr: _Expression, changes: ProfileChanges, touched: set[str]) -> None:
-    """Record the event id and make the update conditional on its absence."""
-    attribute = f"ev{guard_bucket(changes.now)}"
-    touched.add(attribute)
-    name = expr.name(attribute)
-    expr.adds.append(f"{name} {expr.value({changes.event_id})}")
-    expr.conditions.append(f"NOT contains({name}, {expr.value(changes.event_id)})")
+def fit_budget(state: Profile, version: int, budget: int = PROFILE_BUDGET_BYTES) -> Fitted:
+    """The item for ``state`` within ``budget`` bytes (DynamoDB's rules): over it, the
+    oldest cached provider answers go first, then the least recently realized traits.
+    ``state`` is compacted in place. Raises ProfileWriteRejected if even that cannot fit."""
+    item = to_item(state, version)
+    size = item_size(item)
+    caches = traits = 0
+    while size > budget and state.provider_cache:
+        oldest = min(state.provider_cache, key=lambda pid: state.provider_cache[pid].expires_at)
+        del state.provider_cache[oldest]
+        caches += 1
+        item = to_item(state, version)
+        size = item_size(item)
+    while size > budget and state.traits:
+        packed = len(item.get("t", b"")) or 1
+        per_trait = packed / len(state.traits)
+        excess = size - budget
+        victims = least_recent(state.traits, max(1, int(excess / per_trait) + 1))
+        for sid in victims:
+            del state.traits[sid]
+        traits += len(victims)
+        item = to_item(state, version)
+        size = item_size(item)
+    if size > budget:
+        raise ProfileWriteRejected(f"profile of {size} bytes without traits or caches")
+    return Fitted(item, size, traits, caches)
 
 
-def _not_opted_out(expr: _Expression) -> None:
-    expr.conditions.append(f"attribute_not_exists({expr.name('optout')})")
-
-
-def build_update(
-    changes: ProfileChanges, *, not_newer: bool = False, count: bool = True
-) -> dict[str, Any]:
-    """The UpdateItem arguments (minus Key/TableName) for one event's changes.
-
-    Conditional on the profile not being opted out and, when the event ADDs to a counter,
-    on its event id not being recorded yet. ``not_newer`` (replays) adds: no event newer
-    than this one has written the profile. ``count`` False leaves counter ADDs out (a
-    replay too old for the event-id guard).
-    """
-    expr = _Expression()
-    touched: set[str] = set()
-    clearing = set(changes.clear_attributes)
-    expr.sets.append(f"{expr.name('seen')} = {expr.value(_seen_value(changes.now))}")
-    expires = int(changes.now) + PROFILE_LIFETIME_SECONDS
-    expr.sets.append(f"{expr.name('expires_at')} = {expr.value(expires)}")
-    touched.update({"seen", "expires_at", "segs"})
-    if changes.keep_segments:
-        pass
-    elif changes.segments:
-        expr.sets.append(f"{expr.name('segs')} = {expr.value(set(changes.segments))}")
-    else:
-        expr.removes.append(expr.name("segs"))
-    for sid, stamp in sorted(changes.add_stamps.items()):
-        attribute = f"r{sid}"
-        touched.add(attribute)
-        if attribute in clearing:  # the stale set is being cleared: start it afresh
-            expr.sets.append(f"{expr.name(attribute)} = {expr.value({stamp})}")
+def write_condition(stored: Profile) -> dict[str, Any]:
+    """The PutItem condition: the item still holds what ``stored`` was read from."""
+    names = {"#o": "optout"}
+    values: dict[str, Any] = {}
+    if stored.stored == "absent":
+        names = {"#u": "uuid"}
+        condition = "attribute_not_exists(#u)"
+    elif stored.stored == "current":
+        names["#v"] = "v"
+        values[":v"] = stored.version
+        condition = "#v = :v AND attribute_not_exists(#o)"
+    else:  # the previous layout: no version; every write of it set ``seen``
+        names["#v"] = "v"
+        names["#s"] = "seen"
+        if stored.stored_seen is None:
+            condition = "attribute_not_exists(#v) AND attribute_not_exists(#o) " \
+                        "AND attribute_not_exists(#s)"
         else:
-            expr.adds.append(f"{expr.name(attribute)} {expr.value({stamp})}")
-    for sid, stamps in sorted(changes.replace_stamps.items()):
-        attribute = f"r{sid}"
-        touched.add(attribute)
-        expr.sets.append(f"{expr.name(attribute)} = {expr.value(set(stamps))}")
-    adds_counter = False
-    for sid, add in sorted(counted_traits(changes).items()):
-        attribute = f"rn{sid}"
-        touched.add(attribute)
-        if add and attribute not in clearing:
-            if count:
-                adds_counter = True
-                expr.adds.append(f"{expr.name(attribute)} {expr.value(1)}")
-        else:
-            expr.sets.append(f"{expr.name(attribute)} = {expr.value(1)}")
-    for sid in sorted(changes.remove_traits):
-        for attribute in (f"r{sid}", f"rn{sid}"):
-            if attribute not in touched:
-                touched.add(attribute)
-                expr.removes.append(expr.name(attribute))
-    for dpid, dpuuid in sorted(changes.synced_ids.items()):
-        attribute = f"i{dpid}"
-        touched.add(attribute)
-        expr.sets.append(f"{expr.name(attribute)} = {expr.value(dpuuid)}")
-    for destination_id, state in sorted(changes.s2s_states.items()):
-        attribute = f"s2s{destination_id}"
-        touched.add(attribute)
-        expr.sets.append(f"{expr.name(attribute)} = {expr.value(state)}")
-    for pid, answer in sorted(changes.cache_answers.items()):
-        attribute = f"pc{pid}"
-        touched.add(attribute)
-        expr.sets.append(f"{expr.name(attribute)} = {expr.value(_cache_item(answer))}")
-    if adds_counter and changes.event_id:
-        _guard(expr, changes, touched)
-    for attribute in changes.clear_attributes:
-        if attribute not in touched:
-            touched.add(attribute)
-            expr.removes.append(expr.name(attribute))
-    _not_opted_out(expr)
-    if not_newer:
-        seen = expr.name("seen")
-        expr.conditions.append(
-            f"attribute_not_exists({seen}) OR {seen} <= {expr.value(_seen_value(changes.now))}"
-        )
-    return expr.arguments()
+            values[":s"] = stored.stored_seen
+            condition = "attribute_not_exists(#v) AND attribute_not_exists(#o) AND #s = :s"
+    arguments: dict[str, Any] = {"ConditionExpression": condition,
+                                 "ExpressionAttributeNames": names}
+    if values:
+        arguments["ExpressionAttributeValues"] = values
+    return arguments
 
 
-def event_stamp(changes: ProfileChanges, sid: int) -> int | None:
-    """The stamp this event gave trait ``sid`` (the pipeline stamps one event once)."""
-    if sid in changes.add_stamps:
-        return changes.add_stamps[sid]
-    micros = int(changes.now * 1_000_000)
-    for stamp in changes.replace_stamps.get(sid, ()):
-        if stamp // 1000 == micros:
-            return stamp
-    return None
-
-
-def build_merge_update(changes: ProfileChanges, *, counters: bool = True) -> dict[str, Any] | None:
-    """A late replay's commutative part, for a profile a newer event already wrote.
-
-    The newer event's last-writer-wins state (segments, activity, cached answers, onboarded
-    sets) stands; this event's realizations are added to the sets (a realization happened at
-    its time whatever came later) and, with ``counters``, counted once (event-id guard).
-    None if the event realized nothing.
-    """
-    expr = _Expression()
-    touched: set[str] = set()
-    for sid in sorted(counted_traits(changes)):
-        stamp = event_stamp(changes, sid)
-        if stamp is not None:
-            touched.add(f"r{sid}")
-            expr.adds.append(f"{expr.name(f'r{sid}')} {expr.value({stamp})}")
-        if counters:
-            touched.add(f"rn{sid}")
-            expr.adds.append(f"{expr.name(f'rn{sid}')} {expr.value(1)}")
-    if not expr.adds:
-        return None
-    if counters and changes.event_id:
-        _guard(expr, changes, touched)
-    _not_opted_out(expr)
-    return expr.arguments()
+class ProfileWriteRejected(Exception):
+    """DynamoDB refused the profile write as invalid even after compaction (permanent: never
+    spooled; the event reports 201 and ``ProfileWritesRejected`` counts it)."""
 
 
 class Metrics(Protocol):
@@ -415,6 +483,10 @@ class WritePolicy(NamedTuple):
     base_delay_s: float = 0.010
     max_delay_s: float = 0.080
     budget_s: float = 0.600  # from ``changes.now``: no retry may start after that
+    # Lost races (another write of the same profile won) are retried on the item DynamoDB
+    # returned with the failure, with a short jittered pause, until this many or the budget.
+    max_conflicts: int = MAX_CONFLICTS
+    conflict_budget_s: float = 10.0
 
     def delay(self, attempt: int, jitter: float) -> float:
         """Equal jitter: half the exponential step fixed, half random."""
@@ -440,29 +512,34 @@ def error_reason(exc: BaseException) -> str:
     return type(exc).__name__
 
 
-def _condition_failed(exc: BaseException) -> bool:
-    return isinstance(exc, ClientError) and (
-        exc.response.get("Error", {}).get("Code") == _CONDITION_FAILED
-    )
+def _error_code(exc: BaseException) -> str:
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code", ""))
+    return ""
 
 
 _DESERIALIZER = TypeDeserializer()
 
 
-def _old_item(exc: ClientError) -> dict[str, Any]:
+def _old_item(exc: ClientError) -> dict[str, Any] | None:
     """The item returned with a failed condition (ReturnValuesOnConditionCheckFailure)."""
-    raw = exc.response.get("Item") or {}
+    raw = exc.response.get("Item")
+    if not raw:
+        return None
     return {k: _DESERIALIZER.deserialize(v) for k, v in raw.items()}
 
 
-def _recorded(item: Mapping[str, Any], changes: ProfileChanges) -> bool:
-    guard = item.get(f"ev{guard_bucket(changes.now)}") or ()
-    return bool(changes.event_id) and changes.event_id in guard
+class _Conflict(Exception):
+    """Internal: a concurrent write changed the item; ``stored`` is what it holds now."""
+
+    def __init__(self, stored: Profile) -> None:
+        super().__init__("conflict")
+        self.stored = stored
 
 
 class ProfileRepository:
-    """Profiles in DynamoDB: ``load`` (one consistent GetItem), ``apply`` (one UpdateItem,
-    retried, spooled on failure) and ``replay`` (a spooled write, applied later).
+    """Profiles in DynamoDB: ``load`` (one consistent GetItem), ``write`` (one conditional
+    PutItem, retried, spooled on failure) and ``replay`` (a spooled write, applied later).
 
     ``write_table`` (default ``table``) is the table object writes go through: production
     gives it a client without botocore retries, so the retries here are the only ones and
@@ -480,6 +557,7 @@ class ProfileRepository:
         wall_clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[], float] = random.random,
+        budget_bytes: int = PROFILE_BUDGET_BYTES,
     ) -> None:
         self._table = table
         self._write_table = table if write_table is None else write_table
@@ -489,25 +567,35 @@ class ProfileRepository:
         self._now = wall_clock
         self._sleep = sleep
         self._jitter = jitter
+        self._budget = budget_bytes
 
     def load(self, uuid: str, now: float) -> Profile:
         item = self._table.get_item(Key={"uuid": uuid}, ConsistentRead=True).get("Item")
-        return Profile(uuid=uuid) if item is None else _from_item(item, now)
+        return Profile(uuid=uuid) if item is None else profile_from_item(item, now)
 
-    def apply(self, uuid: str, changes: ProfileChanges) -> None:
-        """Write one event's changes; returns normally when they are written or spooled
-        (the metrics count ``SpooledEvents``), raises when neither worked (see ``write``)."""
-        self.write(uuid, changes)
+    def apply(self, uuid: str, changes: ProfileChanges, stored: Profile | None = None,
+              retention: Retention = KEEP_ALL) -> None:
+        """Write one event's changes (see ``write``)."""
+        self.write(uuid, changes, stored, retention)
 
-    def write(self, uuid: str, changes: ProfileChanges) -> WriteOutcome:
-        """Write one event's changes: ``written``, ``duplicate`` (a retry found its own
-        earlier attempt applied), ``opted_out`` (nothing written) or ``spooled`` (DynamoDB
-        kept failing; the changes are queued and applied later). Raises the storage error
-        when the spool cannot take them either (the caller reports 201)."""
+    def write(self, uuid: str, changes: ProfileChanges, stored: Profile | None = None,
+              retention: Retention = KEEP_ALL) -> WriteOutcome:
+        """Write one event's changes over ``stored`` (what the event read; read here when
+        None): ``written``, ``duplicate`` (a retry found its own earlier attempt applied),
+        ``opted_out`` (nothing written) or ``spooled`` (DynamoDB kept failing; the changes
+        are queued and applied later). Raises the storage error when the spool cannot take
+        them either, and ProfileWriteRejected for a permanent refusal (the caller reports
+        201 for both)."""
         deadline = changes.now + self._policy.budget_s
         try:
-            return _outcome(self._update(uuid, changes, build_update(changes), deadline))
-        except (ClientError, BotoCoreError) as exc:
+            if stored is None:
+                stored = self.load(uuid, changes.now)
+            outcome = self._write(uuid, changes, stored, retention, deadline, counted=True)
+            return "written" if outcome == "written" else outcome
+        except ProfileWriteRejected:
+            self._metrics.count("ProfileWritesRejected")
+            raise
+        except (ClientError, BotoCoreError, _ConflictsExhausted) as exc:
             if self._spool is None:
                 raise
             try:
@@ -521,31 +609,29 @@ class ProfileRepository:
     def replay(self, uuid: str, changes: ProfileChanges, budget_s: float = 2.0) -> WriteOutcome:
         """Apply a spooled event's changes (idempotent; storage errors raise).
 
-        ``replayed``: applied as a whole, no newer event had written the profile;
-        ``merged``: a newer event had, so only the realizations were added; ``duplicate``:
-        already applied; ``opted_out``: dropped. Counters are left out of a replay older than
-        the event-id guard window (it can no longer tell whether they were counted).
+        ``replayed``: applied as a whole; ``merged``: a newer event had written the
+        profile, so only the realizations were added; ``duplicate``: already applied;
+        ``opted_out``: dropped. When the replay guard no longer covers the event's time (more
+        than 64 later events, or 24 h), realizations already stored are not added again and
+        nothing is counted (``SpoolCountersSkipped``).
         """
         deadline = self._now() + budget_s
-        guarded = guard_bucket(changes.now) >= guard_bucket(self._now()) - GUARD_WINDOW_HOURS
-        if not guarded:
+        stored = self.load(uuid, self._now())
+        proven = not changes.event_id or stored.guard.proves(changes.now)
+        if not proven and changes.event_id not in stored.guard:
             self._metrics.count("SpoolCountersSkipped")
-        full = build_update(changes, not_newer=True, count=guarded)
-        outcome = self._update(uuid, changes, full, deadline)
-        if outcome != "stale":
-            return "replayed" if outcome == "written" else _outcome(outcome)
-        merge = build_merge_update(changes, counters=guarded)
-        if merge is None:
-            return "merged"
-        outcome = self._update(uuid, changes, merge, deadline)
-        return "merged" if outcome in ("written", "stale") else _outcome(outcome)
+        late = stored.last_seen is not None and stored.last_seen > changes.now
+        outcome = self._write(uuid, changes, stored, KEEP_ALL, deadline, counted=proven)
+        if outcome != "written":
+            return outcome
+        return "merged" if late else "replayed"
 
     def opt_out(self, uuid: str, now: float) -> Profile:
         """Replace the profile by an opt-out marker; returns what was stored before."""
         old = self._table.put_item(
             Item={"uuid": uuid, "optout": int(now * 1000)}, ReturnValues="ALL_OLD"
         ).get("Attributes")
-        return Profile(uuid=uuid) if not old else _from_item(old, now)
+        return Profile(uuid=uuid) if not old else profile_from_item(old, now)
 
     def is_opted_out(self, uuid: str) -> bool:
         """Only the opt-out marker of ``uuid`` (a ``d_uuid`` beside the visitor's cookie)."""
@@ -565,25 +651,64 @@ class ProfileRepository:
         attributes = old.get("Attributes")
         return None if not attributes else dict(attributes)
 
-    # -- one conditional update, retried -------------------------------------------------
-    def _update(
-        self, uuid: str, changes: ProfileChanges, arguments: dict[str, Any], deadline: float
-    ) -> str:
-        """``written``, ``duplicate``, ``opted_out`` or ``stale`` (a replay's not-newer
-        condition failed); raises the last error once retries or the budget run out."""
+    # -- one event's write: conflicts re-applied, failures retried -------------------------
+    def _write(self, uuid: str, changes: ProfileChanges, stored: Profile, retention: Retention,
+               deadline: float, *, counted: bool) -> Literal["written", "duplicate",
+                                                              "opted_out"]:
+        conflicts = 0
+        conflict_deadline = changes.now + max(self._policy.budget_s,
+                                              self._policy.conflict_budget_s)
+        budget = self._budget
+        while True:
+            if stored.opted_out:
+                return "opted_out"
+            if changes.event_id and changes.event_id in stored.guard:
+                return "duplicate"
+            state = apply_changes(stored, changes, retention, counted=counted)
+            fitted = fit_budget(state, stored.version + 1, budget)
+            if fitted.traits_dropped or fitted.caches_dropped:
+                self._metrics.count("ProfileCompactions")
+            try:
+                self._put(uuid, fitted.item, stored, deadline)
+                return "written"
+            except _Conflict as conflict:
+                conflicts += 1
+                self._metrics.count("ProfileWriteConflicts")
+                if conflicts > self._policy.max_conflicts or self._now() > conflict_deadline:
+                    raise _ConflictsExhausted("ConditionalCheckFailed (conflicts)") from None
+                stored = conflict.stored
+                # A short random pause, the same for every loser: a growing one would starve
+                # the writer that lost most (its rivals retry sooner and win again).
+                self._sleep(0.002 * self._jitter())
+            except ClientError as exc:
+                if _error_code(exc) != _VALIDATION:
+                    raise
+                # Permanent (never spooled): DynamoDB refused what we computed as valid. Once
+                # more with half the budget; then ProfileWriteRejected (the event's 201).
+                self._metrics.count("ProfileWriteValidationErrors")
+                if budget < self._budget:
+                    raise ProfileWriteRejected(error_reason(exc)) from None
+                budget = self._budget // 2
+            except ProfileWriteRejected:
+                raise
+
+    def _put(self, uuid: str, item: dict[str, Any], stored: Profile, deadline: float) -> None:
+        """One conditional PutItem, retried on throttling and transport errors."""
         attempt = 1
+        condition = write_condition(stored)
         while True:
             try:
-                self._write_table.update_item(
-                    Key={"uuid": uuid},
-                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
-                    **arguments,
-                )
-                return "written"
+                self._write_table.put_item(
+                    Item=item, ReturnValuesOnConditionCheckFailure="ALL_OLD", **condition)
+                return
             except (ClientError, BotoCoreError) as exc:
-                if _condition_failed(exc):
+                if _error_code(exc) == _CONDITION_FAILED:
                     assert isinstance(exc, ClientError)
-                    return _why_not(_old_item(exc), changes)
+                    old = _old_item(exc)
+                    raise _Conflict(Profile(uuid=uuid) if old is None
+                                    else profile_from_item(old, self._now())) from None
+                if _error_code(exc) == _VALIDATION:
+                    raise
                 self._metrics.count("DynamoDBErrors")
                 delay = self._policy.delay(attempt, self._jitter())
                 retry = (
@@ -598,25 +723,13 @@ class ProfileRepository:
                 attempt += 1
 
 
-def _why_not(item: Mapping[str, Any], changes: ProfileChanges) -> str:
-    if "optout" in item:
-        return "opted_out"
-    if _recorded(item, changes):
-        return "duplicate"
-    return "stale"
+class _ConflictsExhausted(Exception):
+    """Too many concurrent writes of one profile inside the budget: the write is spooled."""
 
 
-def _outcome(name: str) -> WriteOutcome:
-    """Map ``_update``'s answer outside the replay path, where ``stale`` cannot arise (no
-    not-newer condition): a failed guard there means the event id is already recorded."""
-    if name == "written":
-        return "written"
-    if name == "opted_out":
-        return "opted_out"
-    return "duplicate"
-
-
-def trim_stamps(existing: Iterable[int], new: int) -> list[int]:
-    """Keep the newest ``MAX_STAMPS_PER_TRAIT`` stamps, the new one included."""
-    kept = sorted(existing)[-(MAX_STAMPS_PER_TRAIT - 1):]
-    return sorted([*kept, new])
+def event_stamp(changes: ProfileChanges, sid: int) -> int | None:
+    """The stamp this event gave trait ``sid``."""
+    if sid in changes.add_stamps:
+        return int(stamp_seconds(changes.add_stamps[sid]))
+    stamps = changes.replace_stamps.get(sid)
+    return int(stamp_seconds(max(stamps))) if stamps else None

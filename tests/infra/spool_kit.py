@@ -10,6 +10,7 @@ client sees them and no code is patched:
 
 from __future__ import annotations
 
+import base64
 import json
 import random
 from collections.abc import Callable
@@ -17,6 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.awsrequest import AWSResponse
+
+from chalicelib.store.packed import decode_guard
 
 THROTTLE = ("ProvisionedThroughputExceededException", 400)
 ERRORS = (
@@ -41,7 +44,7 @@ class FaultInjector:
     """Fails a share of ``operation`` calls on ``client`` (seeded, so runs repeat)."""
 
     client: Any
-    operation: str = "UpdateItem"
+    operation: str = "PutItem"
     fail_rate: float = 0.3
     lost_answer_rate: float = 0.0  # of the calls that go through: answer replaced by a 500
     # Share of *events* whose every write attempt fails (picked by a hash of the event id,
@@ -95,13 +98,14 @@ class FaultInjector:
 
 
 def _event_id(params: dict[str, Any]) -> str:
-    """The event id of a profile UpdateItem (its only String Set value), or ''."""
+    """The event id of a profile PutItem (the last entry of its replay guard ``g``), or ''."""
     body = params.get("body") or b"{}"
     document = json.loads(body.decode() if isinstance(body, bytes) else body)
-    for value in document.get("ExpressionAttributeValues", {}).values():
-        if "SS" in value:
-            return str(value["SS"][0])
-    return ""
+    guard = document.get("Item", {}).get("g", {}).get("B")
+    if not guard:
+        return ""
+    entries = decode_guard(base64.b64decode(guard)).entries
+    return entries[0][1] if entries else ""
 
 
 def _bucket(key: str) -> float:

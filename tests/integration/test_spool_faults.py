@@ -2,7 +2,7 @@
 
 Faults are injected through botocore's event system on the profile-write client: for 30% of
 the events every write attempt is refused (throttling), so they must be spooled; on top, 30%
-of all UpdateItem calls fail once at random (throttling or 5xx: retried inside the budget),
+of all PutItem calls fail once at random (throttling or 5xx: retried inside the budget),
 and 5% of the calls that do reach DynamoDB lose their answer (the write happened, the caller
 saw a 500: a retry must not count it twice). While the spool is drained DynamoDB has
 "recovered" from the per-event refusals, but the random faults and lost answers go on.
@@ -12,6 +12,7 @@ Afterwards every event's realization is in its visitor's profile exactly once.
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -22,6 +23,7 @@ import pytest
 from chalicelib import observability
 from chalicelib.routes import spool as spool_routes
 from chalicelib.store.dynamo import write_table
+from chalicelib.store.profiles import profile_from_item
 from tests.infra.spool_kit import FaultInjector, drain, receive
 from tests.routes.conftest import client, profiles_table, simulator, tables  # noqa: F401
 
@@ -85,10 +87,13 @@ def test_thousand_events_with_thirty_percent_write_failures(
     lost, doubled = [], []
     for uuid, count in sent.items():
         item = profiles_table.get_item(Key={"uuid": uuid}, ConsistentRead=True)["Item"]
-        stamps, counted = len(item.get(f"r{TRAIT}", ())), int(item.get(f"rn{TRAIT}", 0))
-        if stamps < count or counted < count:
-            lost.append((uuid, count, stamps, counted))
-        if stamps > count or counted > count:
-            doubled.append((uuid, count, stamps, counted))
+        profile = profile_from_item(item, time.time())
+        realizations = profile.traits.get(TRAIT)
+        counted = realizations.count if realizations else 0
+        applied = sum(1 for _, event_id in profile.guard.entries)
+        if counted < count:
+            lost.append((uuid, count, counted, applied))
+        if counted > count or applied > count:
+            doubled.append((uuid, count, counted, applied))
     assert len(sent) == VISITORS
     assert lost == [] and doubled == []

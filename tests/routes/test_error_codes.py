@@ -115,7 +115,7 @@ def test_204_profile_read_failure_fails_closed(client: Any,
 def test_201_profile_write_failure(client: Any, fail_when: Callable[[str, str], None],
                                    monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("RTDCS_SPOOL_QUEUE_URL", raising=False)  # 201 only when nothing spools
-    fail_when("UpdateItem", "profiles")
+    fail_when("PutItem", "profiles")
     body = _json(client.http.get("/event?d_rtbd=json&d_cts=1&c_section=sports"))
     assert 201 in [e["code"] for e in body["errors"]] and 5001 in body["segments"]
 

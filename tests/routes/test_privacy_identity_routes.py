@@ -118,7 +118,7 @@ def test_declared_ids_cost_one_read_and_one_write_on_the_id_map(
     client.http.get("/healthz")
     with dynamodb_calls() as calls:
         client.http.get(f"/event?d_rtbd=json&d_cid={CRM}%01c1&d_cid_ic=crm%01c2")
-    assert calls == ["BatchGetItem", "TransactWriteItems", "UpdateItem"]
+    assert calls == ["BatchGetItem", "TransactWriteItems", "PutItem"]
 
 
 # -- opt-out ---------------------------------------------------------------------------------
