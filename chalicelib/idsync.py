@@ -18,7 +18,7 @@ from chalicelib.identify import IdMap
 from chalicelib.identity import DeclaredId
 from chalicelib.pipeline import CatalogProvider, Profiles, data_sources
 from chalicelib.store.idmap import LinkRecord
-from chalicelib.store.profiles import ProfileChanges, ProfileWriteRejected
+from chalicelib.store.profiles import Profile, ProfileChanges, ProfileWriteRejected
 
 
 class SyncResult:
@@ -123,7 +123,9 @@ class IdSync:
             result.errors.append(error(consent.error_code or 315))
             return result
         uuid: str = cookie if cookie is not None and is_valid_uuid(cookie) else new_uuid()
-        stored = None
+        # A new UUID has no profile to read (the write is conditional on that, so a collision
+        # would still be applied correctly); a known one is read for its opt-out marker.
+        stored: Profile | None = None if is_valid_uuid(cookie) else Profile(uuid)
         try:
             links = self._idmap.read([declared], now)
             opted_out = links.get(declared.key, LinkRecord()).opted_out

@@ -100,7 +100,8 @@ def spool_policy(stage: str) -> dict[str, Any]:
         _logs(f"{APP_NAME}-{stage}-{SPOOL_FUNCTION}"),
         {
             "Effect": "Allow",
-            "Action": ["dynamodb:GetItem", "dynamodb:UpdateItem"],
+            # a replay is one conditional PutItem of the whole profile (docs/profile-storage.md)
+            "Action": ["dynamodb:GetItem", "dynamodb:PutItem"],
             "Resource": [_table(stage, "profiles")],
         },
         {"Effect": "Allow", "Action": _CONSUME_ACTIONS, "Resource": [_queue(stage, "spool")]},

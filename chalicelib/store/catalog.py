@@ -82,8 +82,16 @@ class CatalogRepository:
         self._table.delete_item(Key={"pk": kind, "sk": str(object_id)})
 
     def put_many(self, objects: Iterable[tuple[str, int | str, dict[str, Any]]]) -> None:
-        for kind, object_id, body in objects:
-            self.put(kind, object_id, body)
+        """Batched writes (25 a request), then one id reservation per kind (its highest id)."""
+        highest: dict[str, int] = {}
+        with self._table.batch_writer(overwrite_by_pkeys=["pk", "sk"]) as batch:
+            for kind, object_id, body in objects:
+                _check_kind(kind)
+                batch.put_item(Item={"pk": kind, "sk": str(object_id), "body": json.dumps(body)})
+                if isinstance(object_id, int) or str(object_id).isdigit():
+                    highest[kind] = max(highest.get(kind, 0), int(object_id))
+        for kind, object_id in highest.items():
+            self.reserve_id(kind, object_id)
 
     # ---- reads -------------------------------------------------------------------------------
 

@@ -13,7 +13,8 @@ recently realized traits.
 from __future__ import annotations
 
 import bisect
-from typing import Protocol
+import heapq
+from typing import Iterable, Protocol
 
 from chalicelib.store.packed import Realizations
 
@@ -25,6 +26,10 @@ MAX_CACHED_IDS = 100
 # Replay guard: at most this many event ids, none older than the window.
 GUARD_KEEP = 64
 GUARD_WINDOW_SECONDS = 24 * 3600
+# Every this many writes of a profile (and whenever it is over a cap) all its traits are
+# checked for expiry and trimmed; in between only the traits the event touches are (a
+# 10,000-trait profile would otherwise pay a full sweep on every event).
+SWEEP_EVERY_WRITES = 16
 
 
 class Retention(Protocol):
@@ -59,28 +64,31 @@ def add_realization(traits: dict[int, Realizations], sid: int, stamp: int, *,
         return True
     if not counted and stamp in record.stamps:
         return False
-    bisect.insort(record.stamps, stamp)
-    record.count = max(record.count + (1 if counted else 0), len(record.stamps))
+    stamps = list(record.stamps)  # records are shared with the state read: never mutated
+    bisect.insort(stamps, stamp)
+    traits[sid] = Realizations(stamps, max(record.count + (1 if counted else 0), len(stamps)))
     return True
 
 
 def trim_stamps(traits: dict[int, Realizations], retention: Retention,
-                sids: "set[int] | None" = None) -> int:
+                sids: "Iterable[int] | None" = None) -> int:
     """Keep each trait's newest stamps that the rules can read; returns stamps dropped."""
     dropped = 0
-    for sid in (traits if sids is None else sids):
+    for sid in (list(traits) if sids is None else sids):
         record = traits.get(sid)
         if record is None:
             continue
         keep = max(1, min(MAX_STAMPS_PER_TRAIT, retention.stamps_kept(sid)))
         if len(record.stamps) > keep:
             dropped += len(record.stamps) - keep
-            del record.stamps[:-keep]
+            traits[sid] = Realizations(record.stamps[-keep:], record.count)
     return dropped
 
 
-def drop_expired(traits: dict[int, Realizations], retention: Retention, now: float) -> int:
-    expired = [sid for sid, r in traits.items() if retention.expired(sid, r.latest, now)]
+def drop_expired(traits: dict[int, Realizations], retention: Retention, now: float,
+                 sids: "Iterable[int] | None" = None) -> int:
+    candidates = traits if sids is None else [sid for sid in sids if sid in traits]
+    expired = [sid for sid in candidates if retention.expired(sid, traits[sid].latest, now)]
     for sid in expired:
         del traits[sid]
     return len(expired)
@@ -90,7 +98,8 @@ def least_recent(traits: dict[int, Realizations], n: int) -> list[int]:
     """The ``n`` least recently realized traits (ties: the lower id goes first)."""
     if n <= 0:
         return []
-    return [sid for _, sid in sorted((r.latest, sid) for sid, r in traits.items())[:n]]
+    return [sid for _, sid in heapq.nsmallest(n, ((r.stamps[-1], sid)
+                                                  for sid, r in traits.items()))]
 
 
 def cap_traits(traits: dict[int, Realizations], limit: int = MAX_TRAITS) -> int:

@@ -52,6 +52,7 @@ from chalicelib.store.compaction import (
     MAX_STAMPS_PER_TRAIT,
     MAX_TRAITS,
     PROFILE_BUDGET_BYTES,
+    SWEEP_EVERY_WRITES,
     Retention,
     add_realization,
     cap_traits,
@@ -179,9 +180,10 @@ class Profile:
         return {sid: r.count for sid, r in self.traits.items()}
 
     def copy(self) -> "Profile":
+        """A copy to change: trait records are shared (they are replaced, never mutated)."""
         twin = Profile(
             self.uuid,
-            {sid: Realizations(list(r.stamps), r.count) for sid, r in self.traits.items()},
+            dict(self.traits),
             dict(self.synced_ids), dict(self.provider_cache), self.segments, self.last_seen,
             self.opted_out, {k: dict(v) for k, v in self.s2s_states.items()},
             Guard(self.guard.entries, self.guard.since), self.version, self.stored,
@@ -319,7 +321,10 @@ def apply_changes(
     late = state.last_seen is not None and state.last_seen > now
     clock = max(now, state.last_seen or now)
     traits = state.traits
-    drop_expired(traits, retention, clock)
+    touched = [*changes.add_stamps, *changes.replace_stamps]
+    sweep = profile.version % SWEEP_EVERY_WRITES == 0 or len(traits) > MAX_TRAITS
+    # Expired traits go (a re-realized one starts afresh, its count at 1).
+    drop_expired(traits, retention, clock, None if sweep else touched)
     for sid in changes.remove_traits:
         record = traits.get(sid)
         if record is not None and (not late or record.latest <= now):
@@ -336,8 +341,7 @@ def apply_changes(
             traits[sid] = Realizations([stamp], 1)
     for sid, stamp in changes.add_stamps.items():
         add_realization(traits, sid, int(stamp_seconds(stamp)), counted=counted)
-    touched = set(changes.add_stamps) | set(changes.replace_stamps)
-    trim_stamps(traits, retention, touched if retention is KEEP_ALL else None)
+    trim_stamps(traits, retention, None if sweep else touched)
     cap_traits(traits)
     if not late:
         if not changes.keep_segments:

@@ -168,9 +168,10 @@ def test_template_declares_alarms_and_dashboard() -> None:
     alarms = {k: v for k, v in resources.items() if v["Type"] == "AWS::CloudWatch::Alarm"}
     metrics = {a["Properties"]["MetricName"] for a in alarms.values()}
     assert {"ApproximateNumberOfMessagesVisible", "DynamoDBErrors", "EventStorageErrors",
-            "EventLatency", "Errors"} <= metrics
+            "EventLatency", "Errors", "ProfileWritesRejected"} <= metrics
     for alarm in alarms.values():
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}]
     dashboard = resources["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"][0]
-    for metric in ("Events", "EventLatency", "ProviderCalls", "DynamoDBErrors", "SpooledEvents"):
+    for metric in ("Events", "EventLatency", "ProviderCalls", "DynamoDBErrors", "SpooledEvents",
+                   "ProfileWritesRejected", "ProfileCompactions"):
         assert f'"{metric}"' in dashboard

@@ -38,7 +38,7 @@ from chalicelib.store.profiles import (
     profile_from_item,
 )
 from devtools.provider_sim import ProviderSimulator
-from tests.ddb_memory import MemoryProfileTable
+from devtools.memory_profiles import MemoryProfileTable
 from tests.infra.spool_kit import receive
 
 DAY = 86400

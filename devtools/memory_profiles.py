@@ -1,7 +1,8 @@
 """An in-memory profile table that enforces what moto does not: DynamoDB's 400 KB item limit by
 DynamoDB's own size rules and the 4 KB expression limit, both with ``ValidationException``, and
-the conditions the profile repository writes. Fast enough for tens of thousands of events; the
-same scenarios run against moto in the route tests."""
+the conditions the profile repository writes. It also counts write units as DynamoDB would
+(the larger of the item before and after). Fast enough for tens of thousands of events (tests
+and ``bench/profile_growth.py``); the same scenarios run against moto in the route tests."""
 
 from __future__ import annotations
 
@@ -10,7 +11,12 @@ from typing import Any
 from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 
-from chalicelib.store.item_size import MAX_EXPRESSION_BYTES, MAX_ITEM_BYTES, item_size
+from chalicelib.store.item_size import (
+    MAX_EXPRESSION_BYTES,
+    MAX_ITEM_BYTES,
+    item_size,
+    write_units,
+)
 
 _SERIALIZER = TypeSerializer()
 
@@ -29,6 +35,7 @@ class MemoryProfileTable:
         self.puts = 0
         self.largest_item = 0
         self.largest_request = 0
+        self.write_units: list[int] = []  # per successful put
 
     def get_item(self, Key: dict[str, str], **kwargs: Any) -> dict[str, Any]:  # noqa: N803
         item = self.items.get(Key["uuid"])
@@ -44,6 +51,7 @@ class MemoryProfileTable:
         current = self.items.get(Item["uuid"])
         if not self._holds(condition, kwargs.get("ExpressionAttributeValues", {}), current):
             raise _error("ConditionalCheckFailedException", current)
+        self.write_units.append(write_units(item_size(current) if current else 0, size))
         self.items[Item["uuid"]] = dict(Item)
         self.puts += 1
         self.largest_item = max(self.largest_item, size)
