@@ -5,8 +5,10 @@ Two ways, same result:
 * through the admin API (what the local stack does once ``chalice local`` is up):
   ``seed_via_api(dcs_url, token, sim_url)`` POSTs every object in file order, each with its
   id from the file (an explicit id is accepted on create when it is above every id of that
-  kind so far, which holds on a fresh stack), checks that the server kept that id, then waits
-  until the event path serves the new catalog version;
+  kind so far, which holds on a fresh stack), then waits until the event path serves the new
+  catalog version. It is idempotent and tolerates other writers: objects already there are
+  kept, ``concurrent_change`` is retried, an id taken by something else is reported and
+  skipped; it never raises for one object;
 
       python -m devtools.seed --api http://127.0.0.1:8000 --token $RTDCS_ADMIN_TOKEN \
           --sim-url http://127.0.0.1:8081
@@ -26,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 import urllib.error
@@ -115,6 +118,108 @@ def _api_call(
         return status, raw.decode("utf-8", "replace")
 
 
+class SeedReport:
+    """What ``seed_via_api`` did: objects created, kept (already there with the file's
+    content), skipped (with the reason), and the catalog version the event path serves (None
+    if it did not catch up in time)."""
+
+    __slots__ = ("created", "kept", "skipped", "version")
+
+    def __init__(self) -> None:
+        self.created: list[str] = []
+        self.kept: list[str] = []
+        self.skipped: list[str] = []
+        self.version: int | None = None
+
+    def summary(self) -> str:
+        text = f"{len(self.created)} created, {len(self.kept)} already there"
+        if self.skipped:
+            text += f", {len(self.skipped)} skipped"
+        return text
+
+
+def _error_code(answer: Any) -> str:
+    if isinstance(answer, dict) and isinstance(answer.get("error"), dict):
+        return str(answer["error"].get("code", ""))
+    return ""
+
+
+def _same(wanted: dict[str, Any], existing: Any) -> bool:
+    """Whether the stored object has every field of the file's object, with its value."""
+    return isinstance(existing, dict) and all(existing.get(k) == v for k, v in wanted.items())
+
+
+_TRAIT_REF = re.compile(r"([0-9]+)([Tt])")
+
+
+class _IdMap:
+    """File id -> the id the object got: the file's, unless something else had taken it."""
+
+    def __init__(self) -> None:
+        self.ids: dict[tuple[str, int], int] = {}
+
+    def get(self, kind: str, file_id: Any) -> Any:
+        return self.ids.get((kind, file_id), file_id) if isinstance(file_id, int) else file_id
+
+    def rewrite(self, kind: str, body: dict[str, Any]) -> dict[str, Any]:
+        """``body`` with its references to objects that moved rewritten."""
+        out = dict(body)
+        if kind in ("trait", "provider"):
+            out["dataSourceId"] = self.get("datasource", out.get("dataSourceId"))
+        if kind == "segment" and isinstance(out.get("segmentRule"), str):
+            out["segmentRule"] = _TRAIT_REF.sub(
+                lambda m: f"{self.get('trait', int(m.group(1)))}{m.group(2)}",
+                out["segmentRule"])
+        if kind == "mapping":
+            out["sid"] = self.get("segment", out.get("sid"))
+            out["destinationId"] = self.get("destination", out.get("destinationId"))
+        return out
+
+
+def _seed_one(dcs_url: str, token: str, kind: str, obj: dict[str, Any], ids: _IdMap,
+              attempts: int, sleep: Callable[[float], None]) -> tuple[str, str]:
+    """("created" | "kept" | "skipped", detail) for one catalog object."""
+    id_field = ID_FIELDS[kind]
+    file_id = obj[id_field]
+    body = ids.rewrite(kind, obj)
+    path = COLLECTIONS[kind]
+    if kind == "mapping":
+        path = path.replace("{destinationId}", str(body.pop("destinationId")))
+    label = f"{kind} {file_id}"
+    detail = "no answer"
+    for attempt in range(attempts):
+        if attempt:
+            sleep(min(2.0, 0.05 * 2 ** attempt))
+        try:
+            status, answer = _api_call(dcs_url, token, "POST", path, body)
+        except OSError as exc:  # the stack is still starting, or a request timed out
+            detail = f"{type(exc).__name__}: {exc}"
+            continue
+        if status == 201 and isinstance(answer, dict):
+            ids.ids[(kind, file_id)] = int(answer[id_field])
+            if answer[id_field] == body.get(id_field, answer[id_field]) == file_id:
+                return "created", label
+            return "created", f"{label} (as {answer[id_field]}: its id was taken)"
+        code = _error_code(answer)
+        detail = f"{status} {code or answer}"
+        if status >= 500 or code == "concurrent_change":
+            continue  # another writer changed the catalog meanwhile: try again
+        if code == "id_reserved" and id_field in body:
+            # Already there (a second seed, or our own earlier try)? Else take a new id: the
+            # file's is, or was, someone else's, and the objects referring to it follow.
+            try:
+                found, existing = _api_call(dcs_url, token, "GET", f"{path}/{file_id}")
+            except OSError:
+                found, existing = 0, None
+            if found == 200 and _same({k: v for k, v in body.items() if k != id_field},
+                                       existing):
+                return "kept", label
+            body.pop(id_field)
+            continue
+        return "skipped", f"{label}: {detail}"
+    return "skipped", f"{label}: {detail} (gave up after {attempts} tries)"
+
+
 def seed_via_api(
     dcs_url: str,
     token: str,
@@ -122,25 +227,29 @@ def seed_via_api(
     catalog_path: Path | str = DEMO_CATALOG,
     wait_s: float = 30.0,
     sleep: Callable[[float], None] = time.sleep,
-) -> int:
+    attempts: int = 8,
+) -> SeedReport:
     """Create every catalog object through the admin API, keeping the file's ids; then wait
-    (at most ``wait_s``) until ``/event`` serves the resulting version. Returns that version."""
+    (at most ``wait_s``) until ``/event`` serves the resulting version.
+
+    Idempotent and safe beside other writers: an object already there with the file's
+    content is kept; ``concurrent_change`` and 5xx answers are retried with backoff; an object
+    whose id something else took is created with a new id, and the objects that refer to it
+    follow (rewritten ``dataSourceId``, ``NT`` in segment rules, mapping ``sid``); an object
+    that cannot be created is reported in the result and skipped (the demo works with what
+    it has). Never raises for one object."""
     catalog = load_catalog(sim_url, catalog_path)
-    for kind, id_field in ID_FIELDS.items():
+    report = SeedReport()
+    ids = _IdMap()
+    for kind in ID_FIELDS:
         for obj in catalog.get(kind, []):
-            body = dict(obj)
-            path = COLLECTIONS[kind]
-            if kind == "mapping":
-                path = path.replace("{destinationId}", str(body.pop("destinationId")))
-            status, answer = _api_call(dcs_url, token, "POST", path, body)
-            if status != 201:
-                raise SeedError(f"POST {path} {obj.get(id_field)}: {status} {answer}")
-            if answer.get(id_field) != obj[id_field]:
-                raise SeedError(
-                    f"{kind} {obj[id_field]} was created as {answer.get(id_field)}: the "
-                    "catalog was not empty"
-                )
-    return wait_until_served(dcs_url, token, wait_s, sleep)
+            outcome, detail = _seed_one(dcs_url, token, kind, obj, ids, attempts, sleep)
+            getattr(report, outcome).append(detail)
+    try:
+        report.version = wait_until_served(dcs_url, token, wait_s, sleep)
+    except (SeedError, OSError) as exc:
+        report.skipped.append(f"catalog version: {exc}")
+    return report
 
 
 def wait_until_served(
@@ -189,9 +298,12 @@ def main(argv: list[str] | None = None) -> int:
         if not args.token:
             print("no admin token: set RTDCS_ADMIN_TOKEN or pass --token", file=sys.stderr)
             return 2
-        version = seed_via_api(args.api, args.token, args.sim_url, args.catalog)
-        print(f"seeded {args.catalog} through {args.api} (catalog version {version})")
-        return 0
+        report = seed_via_api(args.api, args.token, args.sim_url, args.catalog)
+        for detail in report.skipped:
+            print(f"skipped {detail}", file=sys.stderr)
+        print(f"seeded {args.catalog} through {args.api}: {report.summary()} "
+              f"(catalog version {report.version})")
+        return 1 if report.skipped else 0
     if not args.table:
         print("no catalog table: set RTDCS_CATALOG_TABLE or pass --table", file=sys.stderr)
         return 2

@@ -8,7 +8,10 @@ file's ids, on the fresh catalog), and ``start()`` returns only when the event p
     python -m devtools.stack        # what ``make run`` runs; Ctrl-C stops everything
 
 Everything listens on 127.0.0.1. The DCS is on port 8000; the moto and simulator ports
-come from ``RTDCS_STACK_MOTO_PORT`` / ``RTDCS_STACK_SIM_PORT`` (defaults 5055 / 8081).
+come from ``RTDCS_STACK_MOTO_PORT`` / ``RTDCS_STACK_SIM_PORT`` (defaults 5055 / 8081), and
+``RTDCS_STACK_DCS_PORT`` moves the DCS too (for tests that run ``make run`` beside a
+developer's own stack). It prints a line with ``READY`` once the demo catalog is seeded: admin
+calls made earlier are safe too (the seed keeps what it finds), but may meet the seed's writes.
 Every ``RTDCS_*`` variable of the caller's environment reaches ``chalice local`` and
 overrides the stack's permissive defaults. Note that ``chalice local`` then applies the
 ``local`` stage's ``environment_variables`` from ``.chalice/config.json`` on top.
@@ -49,7 +52,7 @@ DUMMY_AWS_ENV = {
     "AWS_EC2_METADATA_DISABLED": "true",
 }
 # Variables for the runner itself, not for the application.
-_RUNNER_VARS = ("RTDCS_STACK_MOTO_PORT", "RTDCS_STACK_SIM_PORT")
+_RUNNER_VARS = ("RTDCS_STACK_DCS_PORT", "RTDCS_STACK_MOTO_PORT", "RTDCS_STACK_SIM_PORT")
 # Variables the caller's environment must not carry into the children.
 _DROPPED_VARS = (
     "AWS_PROFILE",
@@ -91,6 +94,20 @@ def port_is_free(port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+_PORT_HINTS = {
+    "dcs": "then try again",
+    "moto": "or set RTDCS_STACK_MOTO_PORT to another port",
+    "sim": "or set RTDCS_STACK_SIM_PORT to another port",
+}
+
+
+def port_in_use_message(name: str, port: int) -> str:
+    """One line: which port, for what, and what to do."""
+    return (f"port {port} ({name}) on {HOST} is already in use: stop what listens there "
+            f"(an earlier make run? `ss -ltnp 'sport = :{port}'` names it), "
+            f"{_PORT_HINTS.get(name, 'then try again')}")
 
 
 def free_port(exclude: tuple[int, ...] = ()) -> int:
@@ -182,6 +199,7 @@ class LocalStack:
         self.admin_token = ""
         self.log_dir = Path(log_dir) if log_dir else None
         self._children: list[_Child] = []
+        self.seed_problems: list[str] = []  # what the demo seed skipped (the stack runs on)
         self._lock = threading.Lock()
         self._abort = threading.Event()
 
@@ -196,7 +214,7 @@ class LocalStack:
             ("sim", self.sim_port),
         ):
             if not port_is_free(port):
-                raise StackError(f"port {port} ({name}) on {HOST} is already in use")
+                raise StackError(port_in_use_message(name, port))
         if self.log_dir is None:
             self.log_dir = Path(tempfile.mkdtemp(prefix="rtdcs-stack-"))
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -280,7 +298,8 @@ class LocalStack:
     def _start_moto(self) -> None:
         self._spawn(
             "moto",
-            [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(self.moto_port)],
+            # moto with DynamoDB requests one at a time, atomic as in DynamoDB
+            [sys.executable, "-m", "devtools.moto_server", "-H", HOST, "-p", str(self.moto_port)],
             self._base_env(),
         )
         self._wait_http("moto", f"{self.moto_url}/moto-api/", lambda s: s is not None)
@@ -306,12 +325,22 @@ class LocalStack:
         self._wait_http("sim", f"{self.sim_url}/_health", lambda s: s == 200)
 
     def _seed(self) -> None:
+        """Seed the demo catalog; whatever happens to it, the stack stays up."""
         from devtools.seed import seed_via_api
 
-        version = seed_via_api(
-            self.dcs_url, self.admin_token, self.sim_url, wait_s=self.startup_timeout_s
-        )
-        self._say(f"demo catalog seeded through the admin API (version {version})")
+        try:
+            report = seed_via_api(
+                self.dcs_url, self.admin_token, self.sim_url, wait_s=self.startup_timeout_s
+            )
+        except Exception as exc:  # noqa: BLE001 - a seed failure must not stop the stack
+            self.seed_problems = [f"the demo catalog could not be seeded: {exc}"]
+            self._warn(self.seed_problems[0])
+            return
+        self.seed_problems = list(report.skipped)
+        for detail in report.skipped:
+            self._warn(f"demo catalog: skipped {detail}")
+        self._say(f"demo catalog seeded through the admin API: {report.summary()} "
+                  f"(version {report.version})")
 
     def _start_dcs(self) -> None:
         if not (REPO_ROOT / "app.py").exists():
@@ -467,6 +496,9 @@ class LocalStack:
         if not self.quiet:
             print(f"rtdcs stack: {message}", flush=True)
 
+    def _warn(self, message: str) -> None:
+        print(f"rtdcs stack: {message}", file=sys.stderr, flush=True)
+
 
 def main() -> int:
     for key, value in DUMMY_AWS_ENV.items():
@@ -474,7 +506,7 @@ def main() -> int:
     for key in _DROPPED_VARS:
         os.environ.pop(key, None)
     stack = LocalStack(
-        dcs_port=8000,
+        dcs_port=int(os.environ.get("RTDCS_STACK_DCS_PORT", "8000")),  # tests only
         moto_port=int(os.environ.get("RTDCS_STACK_MOTO_PORT", "5055")),
         sim_port=int(os.environ.get("RTDCS_STACK_SIM_PORT", "8081")),
     )
@@ -497,6 +529,8 @@ def main() -> int:
         stack.stop()
         return 0
     print(
+        "\n"
+        "rtdcs stack: READY: the demo catalog is seeded; admin calls are safe now\n"
         "\n"
         f"  demo page     {stack.dcs_url}/demo\n"
         f"  DCS           {stack.dcs_url}/event?d_rtbd=json&d_cts=1&c_section=sports\n"

@@ -164,3 +164,18 @@ def test_simulator_hang_does_not_block_other_calls(simulator: ProviderSimulator)
     assert time.perf_counter() - started < 0.4
     hanging.join(timeout=5)
     assert "error" in outcome
+
+
+def test_seed_rewrites_references_to_objects_that_got_another_id() -> None:
+    from devtools.seed import _IdMap
+
+    ids = _IdMap()
+    ids.ids[("datasource", 1)] = 57
+    ids.ids[("trait", 1001)] = 1201
+    ids.ids[("segment", 5001)] = 5101
+    trait = ids.rewrite("trait", {"sid": 1002, "dataSourceId": 1})
+    assert trait == {"sid": 1002, "dataSourceId": 57}
+    rule = ids.rewrite("segment", {"sid": 5003, "segmentRule": "1001T AND 2002t OR 11001T"})
+    assert rule["segmentRule"] == "1201T AND 2002t OR 11001T"
+    mapping = ids.rewrite("mapping", {"mappingId": 1, "destinationId": 52, "sid": 5001})
+    assert mapping == {"mappingId": 1, "destinationId": 52, "sid": 5101}

@@ -33,13 +33,13 @@ from chalicelib import services
 from chalicelib.dcs.ids import new_uuid
 from chalicelib.dcs.params import parse_request
 from chalicelib.pipeline import EventInput
+from chalicelib.spool.codec import decode
 from chalicelib.store.compaction import GUARD_KEEP
 from chalicelib.store.profiles import profile_from_item
-from chalicelib.spool.codec import decode
 from devtools.seed import seed
-from tests.infra.spool_kit import receive
 from devtools.stack import free_port
 from infra.bootstrap import create_data_stack, settings_env
+from tests.infra.spool_kit import receive
 
 pytestmark = pytest.mark.integration
 

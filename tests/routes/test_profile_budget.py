@@ -37,8 +37,8 @@ from chalicelib.store.profiles import (
     ProfileRepository,
     profile_from_item,
 )
-from devtools.provider_sim import ProviderSimulator
 from devtools.memory_profiles import MemoryProfileTable
+from devtools.provider_sim import ProviderSimulator
 from tests.infra.spool_kit import receive
 
 DAY = 86400
