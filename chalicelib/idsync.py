@@ -154,12 +154,15 @@ class IdSync:
         redir = parsed.control("redir")
         if redir:
             domains = list((info.raw or {}).get("syncRedirectDomains") or []) if info else []
-            target = redirect_target(redir, domains, self._settings.ibs_allow_http_redirect)
+            allow_http = self._settings.ibs_allow_http_redirect
+            # The template (macros only after the authority), then the URL the browser gets.
+            target = redirect_target(redir, domains, allow_http)
+            if target is not None:
+                final = expand_redirect(target, uuid, consent.gdpr_flag, consent.consent_string)
+                target = redirect_target(final, domains, allow_http)
             if target is None:
                 result.errors.append(error(903))
             else:
-                result.redirect = expand_redirect(
-                    target, uuid, consent.gdpr_flag, consent.consent_string
-                )
+                result.redirect = target
         result.log = {"ibs": declared.dpid, "uuid": uuid, "errors": [e.code for e in result.errors]}
         return result

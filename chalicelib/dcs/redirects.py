@@ -17,9 +17,11 @@ _HOST = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9]
 def redirect_target(
     url: str, allowed_domains: Sequence[str], allow_http: bool
 ) -> str | None:
-    """``url`` if it is absolute https (or http with ``allow_http``), has no credentials, no
+    """``url`` if it is absolute https (or http with ``allow_http``), has no userinfo (not even
+    an empty one), no macro or percent sign in its authority, a numeric port if any, no
     backslash, space or control character, and its host is a plain DNS name on an allowed
-    domain (exact, or ``*.suffix``); else None (error 903)."""
+    domain (exact, or ``*.suffix``); else None (error 903). Check the URL a browser will get:
+    after macro substitution, and the template too (macros only in path, query, fragment)."""
     if _UNSAFE.search(url):
         return None
     try:
@@ -27,6 +29,12 @@ def redirect_target(
     except ValueError:
         return None
     if parts.scheme not in (("https", "http") if allow_http else ("https",)):
+        return None
+    if "@" in parts.netloc or "$" in parts.netloc or "%" in parts.netloc:
+        return None  # userinfo (even empty: "host:@evil"), or a macro, in the authority
+    try:
+        parts.port  # a port must be a number (urlsplit raises otherwise)
+    except ValueError:
         return None
     host = (parts.hostname or "").lower()
     if not _HOST.fullmatch(host) or parts.username or parts.password:

@@ -192,7 +192,11 @@ def test_ibs_links_sets_cookies_and_redirects_with_uuid(
     ["javascript:alert(1)", "http://a.partner.example/x", "https://evil.example/x",
      "https://partner.example.evil.example/", "//a.partner.example/x", "https://u:p@sync.example/",
      # browsers read "\\" as "/": the host is evil.example, not *.partner.example
-     "https://evil.example\\.partner.example/", "https://sync.example/\r\nSet-Cookie: a=b"],
+     "https://evil.example\\.partner.example/", "https://sync.example/\r\nSet-Cookie: a=b",
+     # a macro in the authority: expanded, the browser goes to evil.example with the UUID
+     "https://sync.partner.example:${GDPR_CONSENT_1/}@evil.example/c?u=${DD_UUID}",
+     "https://a.partner.example:${DD_UUID}@evil.example/", "https://:@a.partner.example/",
+     "https://a.partner.example:80x/", "https://a.partner.example%2eevil.example/"],
 )
 def test_ibs_never_redirects_outside_the_allow_list(
     client: Any, extra_sources: None, redir: str
