@@ -12,6 +12,7 @@ from chalicelib.consent.gates import evaluate_consent, vendor_allowed
 from chalicelib.dcs.declared_ids import SEPARATOR, DataSources, parse_one
 from chalicelib.dcs.errors import DcsError, error
 from chalicelib.dcs.ids import OPT_OUT_VALUE, is_valid_uuid, new_uuid
+from chalicelib.dcs.numbers import ascii_int
 from chalicelib.dcs.params import ParsedRequest
 from chalicelib.dcs.redirects import redirect_target
 from chalicelib.identify import IdMap
@@ -70,10 +71,9 @@ def expand_redirect(url: str, uuid: str, gdpr: int, consent: str | None) -> str:
 
 
 def _int_or_none(value: Any) -> int | None:
-    try:
-        return None if value in (None, "") else int(value)
-    except (TypeError, ValueError):
-        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return ascii_int(value) if isinstance(value, str) else None
 
 
 class IdSync:

@@ -18,6 +18,7 @@ from chalicelib.consent.gates import ConsentDecision, evaluate_consent, vendor_a
 from chalicelib.dcs.declared_ids import DataSources
 from chalicelib.dcs.errors import DcsError, error
 from chalicelib.dcs.ids import OPT_OUT_VALUE, is_valid_uuid, new_tid
+from chalicelib.dcs.numbers import ascii_int
 from chalicelib.dcs.params import ParsedRequest, derive_header_signals
 from chalicelib.dcs.response import CALLBACK_RE
 from chalicelib.destinations.cookies import stuff_items
@@ -326,9 +327,10 @@ class EventPipeline:
 
     def _realize_sid_traits(self, ctx: "_Context", realized: _Realized) -> None:
         for value in ctx.parsed.sid_values:
-            if not value.isdigit():
+            sid = ascii_int(value)
+            if sid is None:
                 continue
-            trait = ctx.catalog.traits.get(int(value))
+            trait = ctx.catalog.traits.get(sid)
             if trait and not trait.rule_based and in_data_source(trait, ctx.tdpid):
                 realized.onboarded.add(trait.sid)
 
@@ -422,7 +424,7 @@ class EventPipeline:
         nsid = ctx.parsed.control("d_nsid") or "0"
         syncs = sync_items(
             ctx.catalog,
-            nsid=int(nsid) if nsid.isdigit() else 0,
+            nsid=ascii_int(nsid) or 0,
             uuid=ctx.uuid,
             sync_cookie=event.cookies.get(self._settings.cookie_sync_name),
             vendor_allowed=lambda vendor: vendor_allowed(ctx.consent, vendor,
@@ -521,7 +523,8 @@ def _data_source_filter(parsed: ParsedRequest, sources: DataSources) -> int | No
     value) matches nothing; None leaves it open."""
     raw = parsed.control("d_tdpid")
     if raw is not None:
-        return int(raw) if raw.isdigit() else False
+        value = ascii_int(raw)
+        return False if value is None else value
     code = parsed.control("d_tdpid_ic")
     if code is not None:
         info = sources.by_code.get(code)

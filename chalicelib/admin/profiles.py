@@ -10,6 +10,7 @@ from typing import Any, Mapping, Protocol, Sequence
 from chalicelib.admin.errors import bad_request, not_found
 from chalicelib.dcs.declared_ids import dpuuid_problem
 from chalicelib.dcs.ids import is_valid_uuid
+from chalicelib.dcs.numbers import is_ascii_digits
 from chalicelib.identity import DeclaredId
 from chalicelib.store.idmap import LinkRecord
 from chalicelib.store.profiles import profile_from_item
@@ -90,7 +91,7 @@ def checked_uuid(uuid: str) -> str:
 
 
 def uuid_for_id(links: LinkStore, dpid: str | None, dpuuid: str | None, now: float) -> str:
-    if not dpid or not dpid.isdigit():
+    if not dpid or not is_ascii_digits(dpid) or len(dpid) > 10:
         raise bad_request("invalid_field", "dpid must be a data source id", "dpid")
     if not dpuuid or dpuuid_problem(dpuuid):
         raise bad_request("invalid_field", "dpuuid is not a valid partner id", "dpuuid")

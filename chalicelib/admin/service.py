@@ -15,6 +15,7 @@ from chalicelib.admin import checks
 from chalicelib.admin.errors import ApiError, bad_request, conflict, not_found
 from chalicelib.admin.fields import MAX_ID
 from chalicelib.admin.schemas import WRITE_ONLY_AUTH_FIELD, ResourceSpec
+from chalicelib.dcs.numbers import is_ascii_digits
 from chalicelib.store.catalog import CatalogRepository, ConcurrentChange
 
 DEFAULT_PAGE_SIZE = 100
@@ -25,7 +26,7 @@ _TIME_FIELDS = ("createTime", "updateTime")
 def parse_id(raw: str | None, what: str) -> int:
     """A path id; anything but a positive 32-bit integer names nothing (404)."""
     text = raw or ""
-    if not text.isdigit() or len(text) > 10 or not 1 <= int(text) <= MAX_ID:
+    if not is_ascii_digits(text) or len(text) > 10 or not 1 <= int(text) <= MAX_ID:
         raise not_found(what)
     return int(text)
 
@@ -37,7 +38,7 @@ def parse_paging(query: Mapping[str, str] | None) -> tuple[int, int]:
         raw = query.get(name)
         if raw is None or raw == "":
             return default
-        if not raw.isdigit() or len(raw) > 9 or not low <= int(raw) <= high:
+        if not is_ascii_digits(raw) or len(raw) > 9 or not low <= int(raw) <= high:
             raise bad_request("out_of_range", f"{name} must be an integer from {low} to {high}",
                               name)
         return int(raw)

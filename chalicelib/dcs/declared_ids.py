@@ -9,6 +9,7 @@ import re
 from typing import Any, Iterable, Mapping, NamedTuple, Sequence
 
 from chalicelib.dcs.errors import DcsError, error
+from chalicelib.dcs.numbers import ascii_int
 from chalicelib.identity import DeclaredId
 
 SEPARATOR = "\x01"
@@ -115,9 +116,10 @@ def parse_one(
     namespace, dpuuid = parts[0], parts[1]
     auth = _auth_state(parts[2] if len(parts) == 3 else None)
     if kind == "cid":
-        if not namespace.isdigit():
+        dpid = ascii_int(namespace)
+        if dpid is None:
             return None, error(300, quoted)
-        info = sources.by_id.get(int(namespace))
+        info = sources.by_id.get(dpid)
     else:
         info = sources.by_code.get(namespace)
     if info is None or dpuuid_problem(dpuuid):

@@ -33,7 +33,7 @@ def redirect_target(
     if "@" in parts.netloc or "$" in parts.netloc or "%" in parts.netloc:
         return None  # userinfo (even empty: "host:@evil"), or a macro, in the authority
     try:
-        parts.port  # a port must be a number (urlsplit raises otherwise)
+        _ = parts.port  # a port must be a number (urlsplit raises otherwise)
     except ValueError:
         return None
     host = (parts.hostname or "").lower()

@@ -53,6 +53,10 @@ def admin_view(request: Any, view: View, **params: Any) -> Response:
                                "shows it"))
     except CatalogUnavailable:
         return _error(ApiError(503, "storage_unavailable", "the catalog is unavailable"))
+    except Exception:  # noqa: BLE001 - an admin client always gets a JSON error, never a page
+        logger.exception("admin request failed")
+        return _error(ApiError(500, "internal_error", "the request failed; nothing was "
+                               "changed unless a later GET shows it"))
 
 
 def _service(services: Services) -> AdminService:

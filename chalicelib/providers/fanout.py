@@ -32,6 +32,7 @@ from requests.adapters import HTTPAdapter
 from urllib3 import Timeout
 from urllib3 import exceptions as urllib3_exceptions
 
+from chalicelib.dcs.numbers import is_ascii_digits
 from chalicelib.providers.auth import auth_headers
 from chalicelib.providers.breaker import BreakerBoard, Permit
 from chalicelib.providers.extras import NO_EXTRAS, ProviderExtras
@@ -132,7 +133,7 @@ class ProviderCaller:
         if response.status_code not in (200, 204):
             return b""  # parse_answer rejects the status; the body is not needed
         declared = response.headers.get("Content-Length", "")
-        if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        if is_ascii_digits(declared) and int(declared) > MAX_BODY_BYTES:
             raise ContractError("body_too_large", f"Content-Length {declared}")
         chunks: list[bytes] = []
         size = 0
