@@ -63,6 +63,8 @@ class Settings(NamedTuple):
     consent: ConsentSettings
     spool_queue_url: str  # failed profile writes go here (empty: no spool)
     s2s_queue_url: str  # real-time server-to-server messages (empty: no S2S delivery)
+    stage: str = ""  # the chalice stage (``local`` serves the demo's catalog names)
+    server_timing: str = "anonymous"  # names | anonymous | off (provider names opt-in)
     version: str = "0.1.0"
 
     @classmethod
@@ -101,4 +103,14 @@ class Settings(NamedTuple):
             consent=ConsentSettings.from_env(env),
             spool_queue_url=get("spool.queue_url", "").strip(),
             s2s_queue_url=get("s2s.queue_url", "").strip(),
+            stage=get("stage", "").strip(),
+            server_timing=_server_timing(get("server_timing", ""), get("stage", "").strip()),
         )
+
+
+def _server_timing(raw: str, stage: str) -> str:
+    """``names`` | ``anonymous`` | ``off``; unset: names on the local stage only."""
+    value = raw.strip().lower()
+    if value in ("names", "anonymous", "off"):
+        return value
+    return "names" if stage == "local" else "anonymous"

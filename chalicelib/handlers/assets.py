@@ -31,7 +31,10 @@ def dest_page() -> Response:
 
 
 def demo_catalog_names() -> Response:
-    """Names for the demo page: which traits come from which provider, segment rules."""
+    """Names for the demo page: which traits come from which provider, segment rules.
+    The local stage only: elsewhere the catalog is the customer's business (404)."""
+    if get_services().settings.stage != "local":
+        return Response(body={"error": "not found"}, status_code=404)
     try:
         catalog = get_services().catalog.get()
     except CatalogUnavailable:

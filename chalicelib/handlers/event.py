@@ -39,10 +39,16 @@ def cors_headers(settings: Settings, headers: Mapping[str, str]) -> dict[str, st
     }
 
 
-def server_timing(outcomes: list[Outcome], total_ms: float | None = None) -> str:
-    """Provider latencies for page tools (the demo) in the standard Server-Timing header."""
+def server_timing(outcomes: list[Outcome], total_ms: float | None = None,
+                  mode: str = "names") -> str:
+    """Provider latencies for page tools (the demo) in the standard Server-Timing header.
+    ``mode``: ``names`` (provider names, for the local demo), ``anonymous`` (provider ids
+    and outcomes only: a page must not learn who the data partners are) or ``off``."""
+    if mode == "off":
+        return ""
     parts = [
         f'rt-{o.pid};dur={o.latency_ms:.1f};desc="{_quote_safe(o.name)}: {o.kind}"'
+        if mode == "names" else f'rt-{o.pid};dur={o.latency_ms:.1f};desc="{o.kind}"'
         for o in outcomes
     ]
     if outcomes:
@@ -82,7 +88,7 @@ def _response(
         )
     if result.status == 429:
         headers["Retry-After"] = "1"
-    timing = server_timing(result.outcomes)
+    timing = server_timing(result.outcomes, mode=settings.server_timing)
     if timing:
         headers["Server-Timing"] = timing
     # Chalice sends bytes only for binary types (the GIF); text goes out as str.
