@@ -1,8 +1,9 @@
 """Decoder for IAB TCF v2 TC strings (core segment), per IAB Tech Lab's "Consent string and
 vendor list formats" v2.2.
 
-Only the core segment (the first, before any ``.``) is decoded; later segments (disclosed
-vendors, publisher TC) are ignored. Runs once per event, so it works on one binary string
+Only the core segment (the first, before any ``.``) is decoded; later segments must be
+base64url, and a disclosed- or allowed-vendors segment must hold a whole vendor section (their
+vendors are not used). Runs once per event, so it works on one binary string
 made by C code (base64 -> int -> format) and slices it: a typical string decodes in tens of
 microseconds. Anything that does not decode raises ``ConsentError``.
 """
@@ -137,8 +138,25 @@ def decode_tc_string(text: str) -> TCString:
         raise ConsentError("empty TC string")
     if len(text) > MAX_TC_STRING_CHARS:
         raise ConsentError(f"TC string longer than {MAX_TC_STRING_CHARS} characters")
-    bits = _core_bits(text.split(".", 1)[0])
-    return _Reader(bits).core()
+    segments = text.split(".")
+    core = _Reader(_core_bits(segments[0])).core()
+    for segment in segments[1:]:
+        _check_later_segment(segment)
+    return core
+
+
+# Later segments (dot-separated): SegmentType 3 bits. Disclosed (1) and allowed (2) vendors
+# carry a vendor section, which must be whole; the publisher TC segment (3) and unknown types
+# are not read. IAB's reference decoders refuse a truncated vendor segment, so does this.
+_VENDOR_SEGMENT_TYPES = (1, 2)
+
+
+def _check_later_segment(segment: str) -> None:
+    if not segment:
+        raise ConsentError("empty TC string segment")
+    reader = _Reader(_core_bits(segment))
+    if reader.read(3) in _VENDOR_SEGMENT_TYPES:
+        reader.vendor_section()
 
 
 def _core_bits(segment: str) -> str:
@@ -215,6 +233,8 @@ class _Reader:
             if pos + 17 > size:
                 raise ConsentError("TC string is truncated")
             first = int(bits[pos + 1 : pos + 17], 2)
+            if first == 0:
+                raise ConsentError("vendor ids start at 1")
             if bits[pos] == "1":
                 if pos + 33 > size:
                     raise ConsentError("TC string is truncated")

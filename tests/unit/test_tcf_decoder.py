@@ -263,9 +263,25 @@ def test_padded_and_unpadded_segments_decode_alike() -> None:
     assert decode_tc_string(padded) == decode_tc_string(core)
 
 
-def test_garbage_later_segments_are_ignored() -> None:
+def test_garbage_later_segments_are_refused() -> None:
     core = encode_tc_string(vendor_consents=[3])
-    assert decode_tc_string(core + ".not*base64!.x") == decode_tc_string(core)
+    for later in (".not*base64!", ".", ".x"):
+        with pytest.raises(ConsentError):
+            decode_tc_string(core + later)
+
+
+def test_a_truncated_disclosed_vendors_segment_is_refused() -> None:
+    # JAVA_ALL_PARTS' second segment is IAB's disclosed vendors (type 1): cut it short.
+    disclosed = JAVA_ALL_PARTS.split(".")[1]
+    assert decode_tc_string(JAVA_BITFIELDS + "." + disclosed)  # whole: fine
+    with pytest.raises(ConsentError, match="truncated"):
+        decode_tc_string(JAVA_BITFIELDS + "." + disclosed[:4])
+
+
+def test_a_vendor_range_starting_at_vendor_zero_is_refused() -> None:
+    text = encode_tc_string(publisher_restrictions=[Restriction(1, 0, ranges=[(0, 4)])])
+    with pytest.raises(ConsentError, match="start at 1"):
+        decode_tc_string(text)
 
 
 def test_a_string_of_exactly_4096_chars_decodes() -> None:
