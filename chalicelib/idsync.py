@@ -19,7 +19,7 @@ from chalicelib.identify import IdMap
 from chalicelib.identity import DeclaredId
 from chalicelib.pipeline import CatalogProvider, Profiles, data_sources
 from chalicelib.store.idmap import LinkRecord
-from chalicelib.store.profiles import Profile, ProfileChanges, ProfileWriteRejected
+from chalicelib.store.profiles import Profile, ProfileChanges, ProfileWriteFailed
 
 
 class SyncResult:
@@ -92,7 +92,7 @@ class IdSync:
         self._idmap = idmap
         self._now = wall_clock
         self._storage_errors = storage_errors
-        self._write_errors: tuple[type[BaseException], ...] = (ProfileWriteRejected,
+        self._write_errors: tuple[type[BaseException], ...] = (ProfileWriteFailed,
                                                                *storage_errors)
 
     def handle(self, parsed: ParsedRequest, cookies: Mapping[str, str]) -> SyncResult:

@@ -36,7 +36,7 @@ from chalicelib.store.profiles import (
     CachedAnswer,
     Profile,
     ProfileChanges,
-    ProfileWriteRejected,
+    ProfileWriteFailed,
     consent_key,
     new_stamp,
 )
@@ -262,7 +262,7 @@ class EventPipeline:
         if uuid:
             try:
                 self._profiles.apply(uuid, changes, stored, retention_for(catalog))
-            except ProfileWriteRejected:
+            except ProfileWriteFailed:  # refused for good, or not landed and not spooled
                 errors.append(error(201))
             except self._storage_errors:
                 errors.append(error(201))

@@ -66,6 +66,9 @@ class MemoryProfileTable:
             return False
         if condition == "#v = :v AND attribute_not_exists(#o)":
             return "optout" not in item and item.get("v") == values[":v"]
+        if condition == "#v = :v AND #s = :s AND attribute_not_exists(#o)":
+            return ("optout" not in item and item.get("v") == values[":v"]
+                    and item.get("seen") == values[":s"])
         if condition.startswith("attribute_not_exists(#v) AND attribute_not_exists(#o)"):
             if "v" in item or "optout" in item:
                 return False

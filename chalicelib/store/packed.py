@@ -185,6 +185,10 @@ def decode_traits(blob: bytes) -> dict[int, Realizations]:
     base = reader.varint()
     n = reader.varint()
     n_older = reader.varint()
+    # Every record after the first moves the id by at least 1 byte's worth of column, and a
+    # trait keeps at most 100 stamps: refuse counts the blob cannot hold (no huge lists).
+    if n > len(blob) or n_older > 99 * n:
+        raise CorruptBlob("record counts do not fit the blob")
     first, second, third = reader.byte(), reader.byte(), reader.byte()
     widths = (first & 0xF, first >> 4, second & 0xF, second >> 4, third)
     sids = list(accumulate(_read_column(reader, widths[0], n)))

@@ -132,7 +132,7 @@ class Profile:
 
     __slots__ = ("uuid", "traits", "synced_ids", "provider_cache", "segments", "last_seen",
                  "opted_out", "s2s_states", "guard", "version", "stored", "stored_seen",
-                 "stored_bytes")
+                 "stored_bytes", "corrupt")
 
     def __init__(
         self,
@@ -164,6 +164,7 @@ class Profile:
         self.stored = stored  # what the item holds now: the write's condition
         self.stored_seen = stored_seen  # ``seen`` of a legacy item (its condition)
         self.stored_bytes = stored_bytes  # its size by DynamoDB's rules (write units)
+        self.corrupt = False  # its packed traits did not decode
 
     @property
     def exists(self) -> bool:
@@ -257,13 +258,16 @@ def profile_from_item(item: Mapping[str, Any], now: float) -> Profile:
         return profile
     profile.last_seen = float(item.get("seen", now))
     legacy_counts: dict[int, int] = {}
+    legacy_stamps: dict[int, list[int]] = {}
     legacy_guard: list[tuple[int, str]] = []
     for name, value in item.items():
         if name == "t":
             try:
                 profile.traits.update(decode_traits(_blob(value)))
             except CorruptBlob:
-                pass  # unreadable: rewritten empty by the next write rather than failing
+                # Unreadable: the next write replaces it rather than failing every event;
+                # ``corrupt`` lets the repository count it (ProfileCorruptTraits).
+                profile.corrupt = True
         elif name == "g":
             try:
                 profile.guard = decode_guard(_blob(value))
@@ -274,7 +278,7 @@ def profile_from_item(item: Mapping[str, Any], now: float) -> Profile:
         elif _is_numbered(name, "r"):
             stamps = sorted(int(stamp_seconds(v)) for v in value)[-MAX_STAMPS_PER_TRAIT:]
             if stamps:
-                profile.traits[int(name[1:])] = Realizations(stamps, len(stamps))
+                legacy_stamps[int(name[1:])] = stamps
         elif _is_numbered(name, "ev"):
             # an hour's bucket: its events are taken as of the hour's end (conservative)
             end = int(name[2:]) * _LEGACY_BUCKET_SECONDS + _LEGACY_BUCKET_SECONDS - 1
@@ -285,6 +289,8 @@ def profile_from_item(item: Mapping[str, Any], now: float) -> Profile:
             profile.s2s_states[int(name[3:])] = {
                 "s": [int(s) for s in value.get("s", [])], "t": int(value.get("t", 0))}
         elif _is_numbered(name, "pc"):
+            if len(str(value.get("k", ""))) > len(consent_key("x")):
+                continue  # the previous layout kept the TC string: it can never match now
             profile.provider_cache[int(name[2:])] = CachedAnswer(
                 segments=tuple(str(s) for s in value.get("s", [])),
                 removed=tuple(str(s) for s in value.get("z", [])),
@@ -292,11 +298,18 @@ def profile_from_item(item: Mapping[str, Any], now: float) -> Profile:
                 consent_key=str(value.get("k", "")),
                 dpuuid=str(value.get("d", "")),
             )
-    for sid, count in legacy_counts.items():
-        if sid in profile.traits:
-            profile.traits[sid].count = max(count, len(profile.traits[sid].stamps))
-    if legacy_guard:
-        # The old buckets list every guarded event of their hour: complete for 24 h.
+    for sid, stamps in legacy_stamps.items():
+        count = max(legacy_counts.get(sid, 0), len(stamps))
+        packed = profile.traits.get(sid)
+        if packed is None:
+            profile.traits[sid] = Realizations(stamps, count)
+        else:
+            # Written by an old container after this item was migrated: what it added.
+            merged = sorted(packed.stamps + stamps)[-MAX_STAMPS_PER_TRAIT:]
+            profile.traits[sid] = Realizations(merged, packed.count + count)
+    if profile.stored == "legacy":
+        # The old buckets listed the guarded events of the last 24 h at most (older ones were
+        # removed, events without a counter were never listed): vouch for nothing older.
         since = int(now) - GUARD_WINDOW_SECONDS
         profile.guard = Guard(sorted((e for e in legacy_guard if e[0] > since), reverse=True),
                               since)
@@ -307,18 +320,19 @@ def profile_from_item(item: Mapping[str, Any], now: float) -> Profile:
 # -- applying one event's changes -----------------------------------------------------------
 def apply_changes(
     profile: Profile, changes: ProfileChanges, retention: Retention = KEEP_ALL, *,
-    counted: bool = True,
+    counted: bool = True, late: bool = False,
 ) -> Profile:
     """The state after ``changes`` (a new object; ``profile`` is left as it is).
 
-    An event older than the stored activity (a late replay) adds its realizations only; the
-    newer event's segments, ids, caches and activity stand. ``counted`` False (a replay the
-    guard cannot vouch for): realizations whose stamp is already stored are skipped and none
-    is counted.
+    ``late`` (a spooled replay older than the stored activity): the event adds its
+    realizations only; the newer event's segments, ids, caches and activity stand. A live
+    event is never late, even when a concurrent write with a slightly later clock won the
+    race: its ids, caches and S2S states are applied key by key and activity is the later of
+    the two. ``counted`` False (a replay the guard cannot vouch for): realizations whose stamp
+    is already stored are skipped and none is counted.
     """
     state = profile.copy()
     now = changes.now
-    late = state.last_seen is not None and state.last_seen > now
     clock = max(now, state.last_seen or now)
     traits = state.traits
     touched = [*changes.add_stamps, *changes.replace_stamps]
@@ -349,7 +363,7 @@ def apply_changes(
         state.synced_ids.update(changes.synced_ids)
         state.s2s_states.update(changes.s2s_states)
         state.provider_cache.update(changes.cache_answers)
-        state.last_seen = now
+        state.last_seen = clock
     else:
         for dpid, dpuuid in changes.synced_ids.items():
             state.synced_ids.setdefault(dpid, dpuuid)
@@ -420,16 +434,23 @@ def fit_budget(state: Profile, version: int, budget: int = PROFILE_BUDGET_BYTES)
         caches += 1
         item = to_item(state, version)
         size = item_size(item)
-    while size > budget and state.traits:
-        packed = len(item.get("t", b"")) or 1
-        per_trait = packed / len(state.traits)
-        excess = size - budget
-        victims = least_recent(state.traits, max(1, int(excess / per_trait) + 1))
-        for sid in victims:
-            del state.traits[sid]
-        traits += len(victims)
-        item = to_item(state, version)
-        size = item_size(item)
+    if size > budget and state.traits:
+        # Least recently realized first; each trait's share of ``t`` estimated from its
+        # stamps (about 3 bytes a stamp plus 3 for its id and counts), so a few heavy old
+        # traits are not mistaken for many light ones, then re-measured.
+        order = least_recent(state.traits, len(state.traits))
+        position = 0
+        while size > budget and position < len(order):
+            excess = size - budget
+            freed = 0
+            while freed < excess and position < len(order):
+                sid = order[position]
+                position += 1
+                freed += 3 + 3 * len(state.traits[sid].stamps)
+                del state.traits[sid]
+                traits += 1
+            item = to_item(state, version)
+            size = item_size(item)
     if size > budget:
         raise ProfileWriteRejected(f"profile of {size} bytes without traits or caches")
     return Fitted(item, size, traits, caches)
@@ -443,9 +464,17 @@ def write_condition(stored: Profile) -> dict[str, Any]:
         names = {"#u": "uuid"}
         condition = "attribute_not_exists(#u)"
     elif stored.stored == "current":
+        # ``seen`` too: a container of the previous version (during a deploy) SETs it on
+        # every write without knowing ``v``; its write then fails this one's condition and
+        # is read back and kept (read_item merges its attributes) instead of overwritten.
         names["#v"] = "v"
         values[":v"] = stored.version
-        condition = "#v = :v AND attribute_not_exists(#o)"
+        if stored.stored_seen is None:
+            condition = "#v = :v AND attribute_not_exists(#o)"
+        else:
+            names["#s"] = "seen"
+            values[":s"] = stored.stored_seen
+            condition = "#v = :v AND #s = :s AND attribute_not_exists(#o)"
     else:  # the previous layout: no version; every write of it set ``seen``
         names["#v"] = "v"
         names["#s"] = "seen"
@@ -462,9 +491,18 @@ def write_condition(stored: Profile) -> dict[str, Any]:
     return arguments
 
 
-class ProfileWriteRejected(Exception):
+class ProfileWriteFailed(Exception):
+    """A profile write that did not land and was not spooled: the event reports 201."""
+
+
+class ProfileWriteRejected(ProfileWriteFailed):
     """DynamoDB refused the profile write as invalid even after compaction (permanent: never
     spooled; the event reports 201 and ``ProfileWritesRejected`` counts it)."""
+
+
+class ProfileConflictsExhausted(ProfileWriteFailed):
+    """Too many concurrent writes of one profile inside the budget: spooled when a spool is
+    configured and takes it, else raised (201)."""
 
 
 class Metrics(Protocol):
@@ -575,7 +613,12 @@ class ProfileRepository:
 
     def load(self, uuid: str, now: float) -> Profile:
         item = self._table.get_item(Key={"uuid": uuid}, ConsistentRead=True).get("Item")
-        return Profile(uuid=uuid) if item is None else profile_from_item(item, now)
+        if item is None:
+            return Profile(uuid=uuid)
+        profile = profile_from_item(item, now)
+        if profile.corrupt:
+            self._metrics.count("ProfileCorruptTraits")  # its traits are lost: say so
+        return profile
 
     def apply(self, uuid: str, changes: ProfileChanges, stored: Profile | None = None,
               retention: Retention = KEEP_ALL) -> None:
@@ -594,12 +637,13 @@ class ProfileRepository:
         try:
             if stored is None:
                 stored = self.load(uuid, changes.now)
-            outcome = self._write(uuid, changes, stored, retention, deadline, counted=True)
+            outcome = self._write(uuid, changes, stored, retention, deadline, counted=True,
+                                  replay=False)
             return "written" if outcome == "written" else outcome
         except ProfileWriteRejected:
             self._metrics.count("ProfileWritesRejected")
             raise
-        except (ClientError, BotoCoreError, _ConflictsExhausted) as exc:
+        except (ClientError, BotoCoreError, ProfileConflictsExhausted) as exc:
             if self._spool is None:
                 raise
             try:
@@ -625,7 +669,8 @@ class ProfileRepository:
         if not proven and changes.event_id not in stored.guard:
             self._metrics.count("SpoolCountersSkipped")
         late = stored.last_seen is not None and stored.last_seen > changes.now
-        outcome = self._write(uuid, changes, stored, KEEP_ALL, deadline, counted=proven)
+        outcome = self._write(uuid, changes, stored, KEEP_ALL, deadline, counted=proven,
+                              replay=True)
         if outcome != "written":
             return outcome
         return "merged" if late else "replayed"
@@ -657,10 +702,12 @@ class ProfileRepository:
 
     # -- one event's write: conflicts re-applied, failures retried -------------------------
     def _write(self, uuid: str, changes: ProfileChanges, stored: Profile, retention: Retention,
-               deadline: float, *, counted: bool) -> Literal["written", "duplicate",
+               deadline: float, *, counted: bool,
+               replay: bool) -> Literal["written", "duplicate",
                                                               "opted_out"]:
         conflicts = 0
-        conflict_deadline = changes.now + max(self._policy.budget_s,
+        # From now, not from the event's time: a replay's event may be hours old.
+        conflict_deadline = self._now() + max(self._policy.budget_s,
                                               self._policy.conflict_budget_s)
         budget = self._budget
         while True:
@@ -668,7 +715,10 @@ class ProfileRepository:
                 return "opted_out"
             if changes.event_id and changes.event_id in stored.guard:
                 return "duplicate"
-            state = apply_changes(stored, changes, retention, counted=counted)
+            # A replay is late when the item already holds newer activity (asked again after
+            # every lost race); a live event never is.
+            late = replay and stored.last_seen is not None and stored.last_seen > changes.now
+            state = apply_changes(stored, changes, retention, counted=counted, late=late)
             fitted = fit_budget(state, stored.version + 1, budget)
             if fitted.traits_dropped or fitted.caches_dropped:
                 self._metrics.count("ProfileCompactions")
@@ -679,7 +729,7 @@ class ProfileRepository:
                 conflicts += 1
                 self._metrics.count("ProfileWriteConflicts")
                 if conflicts > self._policy.max_conflicts or self._now() > conflict_deadline:
-                    raise _ConflictsExhausted("ConditionalCheckFailed (conflicts)") from None
+                    raise ProfileConflictsExhausted("ConditionalCheckFailed (conflicts)") from None
                 stored = conflict.stored
                 # A short random pause, the same for every loser: a growing one would starve
                 # the writer that lost most (its rivals retry sooner and win again).
@@ -725,10 +775,6 @@ class ProfileRepository:
                 self._metrics.count("ProfileWriteRetries")
                 self._sleep(delay)
                 attempt += 1
-
-
-class _ConflictsExhausted(Exception):
-    """Too many concurrent writes of one profile inside the budget: the write is spooled."""
 
 
 def event_stamp(changes: ProfileChanges, sid: int) -> int | None:

@@ -159,7 +159,7 @@ def test_a_late_replay_adds_realizations_but_newer_state_stands() -> None:
     changes = ProfileChanges(now=NOW, add_stamps={7: int(NOW)}, replace_stamps={8: [int(NOW)]},
                              segments=frozenset({2}), synced_ids={900: "old", 901: "x"},
                              remove_traits={8})
-    state = apply_changes(base, changes, KEEP_ALL)
+    state = apply_changes(base, changes, KEEP_ALL, late=True)
     assert state.traits[7].count == 1 and state.traits[8].latest == int(NOW) + 5
     assert state.segments == {1} and state.last_seen == NOW + 5
     assert state.synced_ids == {900: "new", 901: "x"}
@@ -204,8 +204,9 @@ def test_a_repeat_event_is_one_read_and_one_put_on_the_version_read() -> None:
     assert [c[0] for c in table.calls] == ["get_item", "put_item"]
     assert table.calls[0][1]["ConsistentRead"] is True
     put = table.calls[1][1]
-    assert put["ConditionExpression"] == "#v = :v AND attribute_not_exists(#o)"
-    assert put["ExpressionAttributeValues"] == {":v": 1} and put["Item"]["v"] == 2
+    assert put["ConditionExpression"] == "#v = :v AND #s = :s AND attribute_not_exists(#o)"
+    assert put["ExpressionAttributeValues"] == {":v": 1, ":s": Decimal(str(NOW))}
+    assert put["Item"]["v"] == 2
     assert _stored(table).traits[1].count == 2
 
 
@@ -227,7 +228,7 @@ def test_a_lost_race_is_applied_again_on_the_returned_item_without_a_read() -> N
     assert repo.write("u", ProfileChanges(now=NOW, event_id="e", add_stamps={1: int(NOW)}),
                       stored) == "written"
     assert [c[0] for c in table.calls] == ["put_item", "put_item"]
-    assert table.calls[1][1]["ExpressionAttributeValues"] == {":v": 4}
+    assert table.calls[1][1]["ExpressionAttributeValues"] == {":v": 4, ":s": Decimal(str(NOW))}
     assert _stored(table).traits[1].count == 10  # the winner's 9, plus this event: exact
     assert counts.counts["ProfileWriteConflicts"] == 1
 
@@ -459,3 +460,82 @@ def test_items_read_back_through_boto3_decode() -> None:
             "g": Binary(base64.b64decode(base64.b64encode(encode_guard(Guard([(1, "x")])))))}
     profile = profile_from_item(item, NOW)
     assert profile.traits[3].count == 2 and "x" in profile.guard and profile.stored_bytes > 0
+
+
+# ---- regressions from the review of this layout ----------------------------------------------
+
+
+def test_a_live_event_that_lost_to_a_slightly_later_clock_keeps_its_ids_caches_and_s2s() -> None:
+    winner = {"uuid": "u", "v": 2, "seen": Decimal(str(NOW + 0.005)), "expires_at": int(NOW) + 9,
+              "i5": "old-dpuuid"}
+    table = _FakeTable(errors=[_conflict(winner)])
+    repo, _ = _repository(table)
+    answer = CachedAnswer(("m",), (), NOW + 60, "", "")
+    changes = ProfileChanges(now=NOW, event_id="e", synced_ids={5: "new-dpuuid"},
+                             cache_answers={7: answer}, s2s_states={42: {"s": [1], "t": 1}})
+    assert repo.write("u", changes, Profile("u")) == "written"
+    assert table.item is not None
+    assert table.item["i5"] == "new-dpuuid" and "pc7" in table.item and "s2s42" in table.item
+    assert float(table.item["seen"]) == NOW + 0.005  # the later of the two
+
+
+def test_a_replay_that_loses_a_race_is_applied_again_not_given_up() -> None:
+    stored = {"uuid": "u", "v": 2, "seen": Decimal(str(NOW)), "expires_at": int(NOW) + 99_999}
+    winner = {**stored, "v": 3}
+    table = _FakeTable(dict(stored), errors=[_conflict(winner)])
+    repo, _ = _repository(table, _Clock(NOW + 3 * 3600))  # replayed three hours later
+    changes = ProfileChanges(now=NOW - 5, event_id="old", add_stamps={1: int(NOW) - 5})
+    assert repo.replay("u", changes) == "merged"
+    assert _stored(table).traits[1].count == 1
+
+
+def test_exhausted_conflicts_without_a_spool_are_a_write_failure_the_event_reports() -> None:
+    from chalicelib.store.profiles import ProfileWriteFailed
+
+    winner = {"uuid": "u", "v": 4, "seen": Decimal(str(NOW)), "expires_at": int(NOW) + 99}
+    table = _FakeTable(errors=[_conflict(winner) for _ in range(5)])
+    repo, _ = _repository(table, policy=WritePolicy(max_conflicts=2))
+    try:
+        repo.write("u", ProfileChanges(now=NOW, event_id="e"), Profile("u"))
+    except ProfileWriteFailed:
+        pass
+    else:
+        raise AssertionError("must raise a ProfileWriteFailed (the pipeline's 201)")
+
+
+def test_a_legacy_item_without_guard_buckets_vouches_for_nothing_older_than_a_day() -> None:
+    item = {"uuid": "u", "seen": Decimal(str(NOW)), "expires_at": Decimal(str(NOW + 10)),
+            "r1": {Decimal((int(NOW) - 2 * 86400) * 1_000_000_000)}, "rn1": Decimal(1)}
+    profile = profile_from_item(item, NOW)
+    assert not profile.guard.proves(NOW - 2 * 86400)
+
+
+def test_attributes_an_old_container_added_to_a_migrated_item_are_merged() -> None:
+    ns = int(NOW) * 1_000_000_000
+    item = {"uuid": "u", "v": 3, "seen": Decimal(str(NOW)), "expires_at": int(NOW) + 99,
+            "t": encode_traits({1: Realizations([int(NOW) - 50], 5)}),
+            "r1": {Decimal(ns)}, "rn1": Decimal(1)}
+    assert profile_from_item(item, NOW).traits[1] == Realizations([int(NOW) - 50, int(NOW)], 6)
+
+
+def test_fit_budget_drops_about_what_is_needed_when_old_traits_are_heavy() -> None:
+    from chalicelib.store.profiles import fit_budget
+
+    t = int(NOW)
+    heavy_old = {sid: Realizations(list(range(t - 10**6 - 100, t - 10**6)), 100)
+                 for sid in range(1, 400)}
+    light_new = {sid: Realizations([t - sid], 1) for sid in range(1000, 3000)}
+    state = Profile("u", {**heavy_old, **light_new}, last_seen=NOW)
+    size = fit_budget(state.copy(), 1, 10**7).size
+    budget = size - 5_000
+    fitted = fit_budget(state, 1, budget)
+    assert fitted.size <= budget
+    assert fitted.traits_dropped <= 60  # 5 KB of ~100-byte traits: about 50, not thousands
+    assert set(light_new) <= set(state.traits)  # the recent ones stay
+
+
+def test_a_cached_answer_of_the_previous_layout_is_dropped_on_read() -> None:
+    item = {"uuid": "u", "seen": Decimal(str(NOW)), "expires_at": Decimal(str(NOW + 10)),
+            "pc1": {"s": ["a"], "z": [], "x": Decimal(str(NOW + 5)), "k": "CO" + "A" * 500,
+                    "d": ""}}
+    assert profile_from_item(item, NOW).provider_cache == {}
