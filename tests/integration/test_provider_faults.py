@@ -72,6 +72,9 @@ def aws(sim: SimulatorClient) -> Iterator[dict[str, Any]]:
         for name, value in settings_env(created).items():
             patch.setenv(name, value)
         patch.setenv("RTDCS_PROVIDERS_HTTP_HOSTS", "127.0.0.1")
+        # As the local stage's variables set it inside client calls: the same Settings (and
+        # so the same services and stats) outside them.
+        patch.setenv("RTDCS_STAGE", "local")
         patch.setenv("RTDCS_RT_BUDGET_MS", str(BUDGET_MS))
         patch.setenv("RTDCS_CATALOG_REFRESH_SECONDS", "3600")
         yield created

@@ -37,6 +37,7 @@ def tables(monkeypatch: pytest.MonkeyPatch, simulator: ProviderSimulator) -> Ite
         for name, value in settings_env(created).items():
             monkeypatch.setenv(name, value)
         monkeypatch.setenv("RTDCS_PROVIDERS_HTTP_HOSTS", "127.0.0.1")
+        monkeypatch.setenv("RTDCS_STAGE", "local")  # as inside client calls (same services)
         monkeypatch.setenv("RTDCS_COOKIE_SECURE", "true")
         monkeypatch.setenv("RTDCS_CORS_ALLOWED_ORIGINS", "https://pub.example")
         seed(boto3.resource("dynamodb").Table(created["catalog"]), simulator.url)
