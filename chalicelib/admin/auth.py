@@ -1,9 +1,10 @@
 """Bearer-token auth for ``/v1`` (admin-api.md, Auth).
 
 The expected token comes from the SSM SecureString parameter named by
-``RTDCS_ADMIN_TOKEN_PARAMETER`` (AWS; read once per container through an injected client and
-cached), else from ``RTDCS_ADMIN_TOKEN`` (local stack, tests). No token configured means every
-call is refused (fail closed). The comparison is constant-time.
+``RTDCS_ADMIN_TOKEN_PARAMETER`` (AWS; read through an injected client, cached for the catalog
+refresh interval so a rotation takes effect within it), else from ``RTDCS_ADMIN_TOKEN`` (local
+stack, tests). No token configured means every call is refused (fail closed). The comparison
+is constant-time.
 
 The check runs inside the Lambda handler (``admin_view`` in every admin handler, see
 handlers/admin.py), so ``chalice local``, ``chalice.test.Client`` and AWS behave the same.
@@ -14,6 +15,7 @@ from __future__ import annotations
 import hmac
 import os
 import threading
+import time
 from typing import Any, Callable, Mapping
 
 from chalicelib.admin.errors import ApiError
@@ -38,33 +40,44 @@ def default_ssm_client() -> Any:
 
 class AdminTokenSource:
     """The token callers must present. Reads the environment on every call (cheap; tests
-    change it), and the SSM parameter once per parameter name."""
+    change it), and the SSM parameter at most once per refresh interval (the catalog's,
+    ``RTDCS_CATALOG_REFRESH_SECONDS``, 5 s by default): after a rotation the new token works,
+    and the old one stops, within that interval on every container."""
 
     def __init__(
         self,
         ssm_client_factory: Callable[[], Any] = default_ssm_client,
         env: Mapping[str, str] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._ssm_client_factory = ssm_client_factory
         self._env = env
+        self._clock = clock
         self._lock = threading.Lock()
         self._client: Any = None
-        self._cached: tuple[str, str] | None = None  # (parameter name, value)
+        self._cached: tuple[str, str, float] | None = None  # (parameter, value, read at)
 
     def token(self) -> str | None:
         env = os.environ if self._env is None else self._env
         parameter = env.get(PARAMETER_ENV, "").strip()
         if parameter:
-            return self._from_ssm(parameter) or None
+            return self._from_ssm(parameter, _refresh_seconds(env)) or None
         return env.get(TOKEN_ENV) or None
 
-    def _from_ssm(self, name: str) -> str:
+    def _fresh(self, name: str, refresh_s: float) -> str | None:
         cached = self._cached
-        if cached is not None and cached[0] == name:
+        if cached is not None and cached[0] == name and self._clock() - cached[2] < refresh_s:
             return cached[1]
+        return None
+
+    def _from_ssm(self, name: str, refresh_s: float) -> str:
+        value = self._fresh(name, refresh_s)
+        if value is not None:
+            return value
         with self._lock:
-            if self._cached is not None and self._cached[0] == name:
-                return self._cached[1]
+            value = self._fresh(name, refresh_s)
+            if value is not None:
+                return value
             try:
                 if self._client is None:
                     self._client = self._ssm_client_factory()
@@ -72,8 +85,15 @@ class AdminTokenSource:
                 value = str(answer["Parameter"]["Value"])
             except Exception as exc:  # noqa: BLE001 - any failure: refuse, retry next call
                 raise TokenUnavailable(f"{type(exc).__name__} reading {name}") from exc
-            self._cached = (name, value)
+            self._cached = (name, value, self._clock())
             return value
+
+
+def _refresh_seconds(env: Mapping[str, str]) -> float:
+    try:
+        return max(0.0, float(env.get("RTDCS_CATALOG_REFRESH_SECONDS", "5")))
+    except ValueError:
+        return 5.0
 
 
 def bearer_token(headers: Mapping[str, str]) -> str | None:

@@ -150,7 +150,7 @@ def _ssm_parameter(value: str) -> str:
     return name
 
 
-def test_token_from_ssm_parameter_wins_over_env_and_is_read_once(
+def test_token_from_ssm_parameter_wins_over_env(
     admin: Admin, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     name = _ssm_parameter("from-ssm-token")
@@ -158,10 +158,36 @@ def test_token_from_ssm_parameter_wins_over_env_and_is_read_once(
     bearer = {"Authorization": "Bearer from-ssm-token"}
     assert admin.get("/v1/settings", headers=bearer, auth=False).status == 200
     assert admin.get("/v1/settings").status == 401  # the env token no longer opens
-    # Cached for the container: a new value takes effect with the next container.
-    boto3.client("ssm").put_parameter(Name=name, Value="rotated", Type="SecureString",
+
+
+def test_a_rotated_token_works_and_the_old_one_stops_within_the_refresh_interval(
+    admin: Admin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/admin-api.md: rotation is why the check runs in the handler, so it must work."""
+    name = _ssm_parameter("old-token")
+    monkeypatch.setenv("RTDCS_ADMIN_TOKEN_PARAMETER", name)
+    monkeypatch.setenv("RTDCS_CATALOG_REFRESH_SECONDS", "0")  # no caching: the next call
+    old = {"Authorization": "Bearer old-token"}
+    new = {"Authorization": "Bearer new-token"}
+    assert admin.get("/v1/settings", headers=old, auth=False).status == 200
+    boto3.client("ssm").put_parameter(Name=name, Value="new-token", Type="SecureString",
                                       Overwrite=True)
-    assert admin.get("/v1/settings", headers=bearer, auth=False).status == 200
+    assert admin.get("/v1/settings", headers=new, auth=False).status == 200
+    assert admin.get("/v1/settings", headers=old, auth=False).status == 401
+
+
+def test_the_parameter_is_read_once_per_refresh_interval() -> None:
+    ssm = _CountingSsm("one")
+    now = [100.0]
+    source = AdminTokenSource(lambda: ssm, env={"RTDCS_ADMIN_TOKEN_PARAMETER": "/p",
+                                                "RTDCS_CATALOG_REFRESH_SECONDS": "5"},
+                              clock=lambda: now[0])
+    assert [source.token() for _ in range(10)] == ["one"] * 10 and ssm.calls == 1
+    ssm.value = "two"
+    now[0] += 4.9
+    assert source.token() == "one"  # still inside the interval
+    now[0] += 0.2
+    assert source.token() == "two" and ssm.calls == 2
 
 
 def test_unreadable_ssm_parameter_refuses_with_503_and_is_retried(
