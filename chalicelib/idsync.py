@@ -143,7 +143,8 @@ class IdSync:
             self._profiles.apply(
                 uuid,
                 ProfileChanges(now=now, synced_ids={declared.dpid: declared.dpuuid},
-                               keep_segments=True),
+                               keep_segments=True,
+                               linked_ids=((declared.dpid, declared.dpuuid),)),
                 stored,
             )
         except self._write_errors:

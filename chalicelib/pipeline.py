@@ -257,6 +257,8 @@ class EventPipeline:
         if uuid and identity.declared and identity.can_link:
             try:
                 self._idmap.link(identity.declared, uuid, identity.links, now)
+                # remembered in the profile, so deleting it can find every link
+                changes.linked_ids = tuple((d.dpid, d.dpuuid) for d in identity.declared)
             except self._storage_errors:
                 errors.append(error(203))
         if uuid:

@@ -74,12 +74,12 @@ def profile_view(item: Mapping[str, Any]) -> dict[str, Any]:
     return view
 
 
-_PREFIXES = ("r", "rn", "ev", "i", "s2s")
+_PREFIXES = ("r", "rn", "ev", "i", "l", "s2s")
 
 
 def _known(name: str) -> bool:
     """Attributes the view shows in their own fields (either storage layout)."""
-    if name in ("uuid", "segs", "seen", "expires_at", "t", "g", "v"):
+    if name in ("uuid", "segs", "seen", "expires_at", "t", "g", "v", "deleted"):
         return True
     return any(name.startswith(p) and name[len(p):].isdigit() for p in _PREFIXES)
 
@@ -116,10 +116,6 @@ def delete_profile(profiles: ProfileStore, links: LinkStore, uuid: str) -> None:
         raise not_found(f"profile {uuid}")
     if "optout" in item:
         return  # the profile data is already gone; the opt-out itself is never removed here
-    ids = [
-        (int(name[1:]), str(value))
-        for name, value in item.items()
-        if name.startswith("i") and name[1:].isdigit()
-    ]
-    links.delete_links_to(uuid, ids)
+    # Every DPUUID the profile remembers per data source (up to 10), not only the latest.
+    links.delete_links_to(uuid, profile_from_item(item, time.time()).all_linked_ids())
     profiles.delete(uuid)

@@ -25,6 +25,7 @@ FIELDS = (
     "synced_ids",
     "keep_segments",
     "s2s_states",
+    "linked_ids",
 )
 
 
@@ -59,6 +60,7 @@ def encode(uuid: str, changes: ProfileChanges, reason: str, spooled_at: float) -
             "synced_ids": {str(k): v for k, v in changes.synced_ids.items()},
             "keep_segments": changes.keep_segments,
             "s2s_states": {str(k): v for k, v in changes.s2s_states.items()},
+            "linked_ids": [[dpid, dpuuid] for dpid, dpuuid in changes.linked_ids],
         },
     }
     return json.dumps(body, separators=(",", ":"))
@@ -89,6 +91,7 @@ def decode(body: str) -> SpooledWrite:
                 int(k): {"s": [int(s) for s in v.get("s", [])], "t": int(v.get("t", 0))}
                 for k, v in raw.get("s2s_states", {}).items()
             },
+            linked_ids=tuple((int(d), str(u)) for d, u in raw.get("linked_ids", [])),
         )
         return SpooledWrite(
             uuid=str(data["uuid"]),

@@ -24,6 +24,7 @@ _OUTCOME_METRICS = {
     "merged": "SpoolMerged",
     "duplicate": "SpoolDuplicates",
     "opted_out": "SpoolOptedOut",
+    "deleted": "SpoolDeleted",  # an event older than the profile's deletion: dropped
 }
 # Must equal maxReceiveCount of the spool queue's redrive policy (infra/data-stack.yaml).
 MAX_RECEIVE_COUNT = 5

@@ -74,6 +74,12 @@ from chalicelib.store.packed import (
 __all__ = ["MAX_STAMPS_PER_TRAIT", "MAX_TRAITS", "PROFILE_BUDGET_BYTES"]
 
 PROFILE_LIFETIME_SECONDS = 120 * 86400
+# DPUUIDs remembered per data source (dcs-protocol.md 11: 10 per UUID per DPID, FIFO): every
+# link of a UUID can be found, and removed, when its profile is deleted.
+MAX_LINKED_PER_DPID = 10
+# A deleted profile leaves a marker this long: a spooled write of an event older than the
+# deletion (SQS keeps messages 14 days at most) is dropped instead of bringing it back.
+DELETION_MARKER_SECONDS = 15 * 86400
 # Legacy layout: stamps in integer nanoseconds, event ids in hourly buckets.
 _NS_PER_SECOND = 1_000_000_000
 _LEGACY_BUCKET_SECONDS = 3600
@@ -91,7 +97,8 @@ _THROTTLE_CODES = frozenset(
 _CONDITION_FAILED = "ConditionalCheckFailedException"
 _VALIDATION = "ValidationException"
 
-WriteOutcome = Literal["written", "duplicate", "opted_out", "spooled", "replayed", "merged"]
+WriteOutcome = Literal["written", "duplicate", "opted_out", "spooled", "replayed", "merged",
+                       "deleted"]
 
 
 def new_stamp(now: float) -> int:
@@ -132,7 +139,7 @@ class Profile:
 
     __slots__ = ("uuid", "traits", "synced_ids", "provider_cache", "segments", "last_seen",
                  "opted_out", "s2s_states", "guard", "version", "stored", "stored_seen",
-                 "stored_bytes", "corrupt")
+                 "stored_bytes", "corrupt", "linked", "deleted_ms")
 
     def __init__(
         self,
@@ -165,6 +172,8 @@ class Profile:
         self.stored_seen = stored_seen  # ``seen`` of a legacy item (its condition)
         self.stored_bytes = stored_bytes  # its size by DynamoDB's rules (write units)
         self.corrupt = False  # its packed traits did not decode
+        self.linked: dict[int, list[str]] = {}  # dpid -> DPUUIDs linked to it, oldest first
+        self.deleted_ms = 0  # when the profile was deleted through the admin API (0: never)
 
     @property
     def exists(self) -> bool:
@@ -190,7 +199,15 @@ class Profile:
             Guard(self.guard.entries, self.guard.since), self.version, self.stored,
             self.stored_seen, self.stored_bytes,
         )
+        twin.linked = {dpid: list(ids) for dpid, ids in self.linked.items()}
+        twin.deleted_ms = self.deleted_ms
         return twin
+
+    def all_linked_ids(self) -> list[tuple[int, str]]:
+        """Every (dpid, DPUUID) this profile knows to link to it."""
+        pairs = {(dpid, dpuuid) for dpid, ids in self.linked.items() for dpuuid in ids}
+        pairs.update(self.synced_ids.items())
+        return sorted(pairs)
 
 
 class ProfileChanges(SlotRecord, hashable=False):
@@ -204,7 +221,7 @@ class ProfileChanges(SlotRecord, hashable=False):
 
     __slots__ = ("now", "event_id", "add_stamps", "replace_stamps", "remove_traits",
                  "cache_answers", "segments", "clear_attributes", "synced_ids", "keep_segments",
-                 "s2s_states")
+                 "s2s_states", "linked_ids")
 
     def __init__(
         self,
@@ -219,6 +236,7 @@ class ProfileChanges(SlotRecord, hashable=False):
         synced_ids: dict[int, str] | None = None,
         keep_segments: bool = False,
         s2s_states: dict[int, dict[str, Any]] | None = None,
+        linked_ids: tuple[tuple[int, str], ...] = (),
     ) -> None:
         self.now = now
         self.event_id = event_id
@@ -231,6 +249,7 @@ class ProfileChanges(SlotRecord, hashable=False):
         self.synced_ids = {} if synced_ids is None else synced_ids  # dpid -> latest DPUUID
         self.keep_segments = keep_segments  # /ibs: keep membership, refresh activity and ids
         self.s2s_states = {} if s2s_states is None else s2s_states  # ``s2s<id>`` to set
+        self.linked_ids = linked_ids  # (dpid, DPUUID) linked to the UUID by this event
 
 
 # -- reading an item (either layout) --------------------------------------------------------
@@ -251,12 +270,15 @@ def profile_from_item(item: Mapping[str, Any], now: float) -> Profile:
     if "optout" in item:
         profile.opted_out = True
         return profile
+    profile.deleted_ms = int(item.get("deleted", 0))
     expires_at = item.get("expires_at")
     if expires_at is not None and float(expires_at) <= now:
         # TTL passed but DynamoDB has not deleted it yet: an empty profile (the next write
         # replaces the item, conditional on what it holds).
         return profile
-    profile.last_seen = float(item.get("seen", now))
+    if "seen" not in item:
+        return profile  # a deletion marker and nothing else
+    profile.last_seen = float(item["seen"])
     legacy_counts: dict[int, int] = {}
     legacy_stamps: dict[int, list[int]] = {}
     legacy_guard: list[tuple[int, str]] = []
@@ -285,6 +307,8 @@ def profile_from_item(item: Mapping[str, Any], now: float) -> Profile:
             legacy_guard.extend((end, str(event_id)) for event_id in value)
         elif _is_numbered(name, "i"):
             profile.synced_ids[int(name[1:])] = str(value)
+        elif _is_numbered(name, "l"):
+            profile.linked[int(name[1:])] = [str(v) for v in value][-MAX_LINKED_PER_DPID:]
         elif _is_numbered(name, "s2s"):
             profile.s2s_states[int(name[3:])] = {
                 "s": [int(s) for s in value.get("s", [])], "t": int(value.get("t", 0))}
@@ -357,6 +381,9 @@ def apply_changes(
         add_realization(traits, sid, int(stamp_seconds(stamp)), counted=counted)
     trim_stamps(traits, retention, None if sweep else touched)
     cap_traits(traits)
+    for dpid, dpuuid in [*changes.linked_ids, *changes.synced_ids.items()]:
+        ids = [d for d in state.linked.get(dpid, []) if d != dpuuid]
+        state.linked[dpid] = [*ids, dpuuid][-MAX_LINKED_PER_DPID:]  # a link happened, late or not
     if not late:
         if not changes.keep_segments:
             state.segments = frozenset(changes.segments)
@@ -407,6 +434,11 @@ def to_item(state: Profile, version: int) -> dict[str, Any]:
         item["segs"] = set(state.segments)
     for dpid, dpuuid in sorted(state.synced_ids.items()):
         item[f"i{dpid}"] = dpuuid
+    for dpid, linked in sorted(state.linked.items()):
+        if linked:
+            item[f"l{dpid}"] = list(linked)
+    if state.deleted_ms and seen * 1000 < state.deleted_ms + DELETION_MARKER_SECONDS * 1000:
+        item["deleted"] = state.deleted_ms
     for destination_id, s2s in sorted(state.s2s_states.items()):
         item[f"s2s{destination_id}"] = s2s
     for pid, answer in sorted(state.provider_cache.items()):
@@ -689,22 +721,38 @@ class ProfileRepository:
         return bool(item) and "optout" in item
 
     def raw_item(self, uuid: str) -> dict[str, Any] | None:
+        """The stored item; None if there is none, or only a deletion marker."""
         item = self._table.get_item(Key={"uuid": uuid}, ConsistentRead=True).get("Item")
-        return None if item is None else dict(item)
+        if item is None or ("deleted" in item and "seen" not in item and "optout" not in item):
+            return None
+        return dict(item)
 
-    def delete(self, uuid: str) -> dict[str, Any] | None:
-        """Delete the profile item (admin privacy API); returns what was stored, if anything.
-        A spooled write of an earlier event replayed afterwards would create a new item with
-        that event's data (no tombstone is kept)."""
-        old = self._table.delete_item(Key={"uuid": uuid}, ReturnValues="ALL_OLD")
+    def delete(self, uuid: str, now: float | None = None) -> dict[str, Any] | None:
+        """Delete the profile (admin privacy API); returns what was stored, if anything.
+
+        The item is replaced by a deletion marker (``deleted``, epoch ms) that expires after
+        15 days: a write of an event older than the deletion (a spooled one, or one in flight)
+        is dropped rather than bringing the profile back. Not over an opt-out marker."""
+        when = self._now() if now is None else now
+        try:
+            old = self._table.put_item(
+                Item={"uuid": uuid, "deleted": int(when * 1000),
+                      "expires_at": int(when) + DELETION_MARKER_SECONDS},
+                ConditionExpression="attribute_not_exists(#o)",
+                ExpressionAttributeNames={"#o": "optout"},
+                ReturnValues="ALL_OLD",
+            )
+        except ClientError as exc:
+            if _error_code(exc) == _CONDITION_FAILED:
+                return None  # opted out: the marker stays, there is no data to delete
+            raise
         attributes = old.get("Attributes")
         return None if not attributes else dict(attributes)
 
     # -- one event's write: conflicts re-applied, failures retried -------------------------
     def _write(self, uuid: str, changes: ProfileChanges, stored: Profile, retention: Retention,
                deadline: float, *, counted: bool,
-               replay: bool) -> Literal["written", "duplicate",
-                                                              "opted_out"]:
+               replay: bool) -> Literal["written", "duplicate", "opted_out", "deleted"]:
         conflicts = 0
         # From now, not from the event's time: a replay's event may be hours old.
         conflict_deadline = self._now() + max(self._policy.budget_s,
@@ -713,6 +761,9 @@ class ProfileRepository:
         while True:
             if stored.opted_out:
                 return "opted_out"
+            if stored.deleted_ms and changes.now * 1000 <= stored.deleted_ms:
+                self._metrics.count("ProfileWritesAfterDeletion")
+                return "deleted"  # an event from before the deletion: it must not return
             if changes.event_id and changes.event_id in stored.guard:
                 return "duplicate"
             # A replay is late when the item already holds newer activity (asked again after

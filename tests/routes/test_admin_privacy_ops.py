@@ -78,3 +78,40 @@ def test_provider_stats(client: Any, admin: Admin) -> None:  # noqa: F811
     assert fast["calls"] >= 3 and fast["answers"] >= 3
     assert set(fast["latency_ms"]) >= {"p50", "p95", "p99"}
     assert admin.get("/v1/stats/providers", auth=False).status == 401
+
+
+def test_delete_removes_every_link_of_the_uuid_not_only_the_latest(
+    client: Any, admin: Admin, crm: None  # noqa: F811
+) -> None:
+    uuid = _event(client, f"c_x=1&d_cid={CRM}%01first&d_cid={CRM}%01second")["uuid"]
+    sync = client.http.get(f"/ibs?dpid={CRM}&dpuuid=synced", headers={
+        "Cookie": f"rtdcs_uuid={uuid}", "Accept": "image/*"})
+    assert sync.status_code == 200
+    for dpuuid in ("first", "second", "synced"):
+        assert admin.get(f"/v1/profiles/by-id?dpid={CRM}&dpuuid={dpuuid}").json["uuid"] == uuid
+    assert admin.delete(f"/v1/profiles/{uuid}").status == 204
+    for dpuuid in ("first", "second", "synced"):
+        assert admin.get(f"/v1/profiles/by-id?dpid={CRM}&dpuuid={dpuuid}").status == 404
+        later = _event(client, f"c_x=1&d_cid={CRM}%01{dpuuid}")
+        assert later["uuid"] != uuid  # a declared ID no longer leads back to the deleted UUID
+
+
+def test_a_spooled_write_replayed_after_a_delete_does_not_bring_the_profile_back(
+    client: Any, admin: Admin  # noqa: F811
+) -> None:
+    import time
+
+    from chalicelib import services
+    from chalicelib.store.profiles import ProfileChanges
+
+    uuid = _event(client, "c_section=sports")["uuid"]
+    before = time.time()
+    spooled = ProfileChanges(now=before, event_id="spooled-1", add_stamps={1001: int(before)},
+                             segments=frozenset({5001}), synced_ids={CRM: "x"})
+    time.sleep(0.01)
+    assert admin.delete(f"/v1/profiles/{uuid}").status == 204
+    assert services.get_services().profiles.replay(uuid, spooled) == "deleted"
+    assert admin.get(f"/v1/profiles/{uuid}").status == 404
+    # A visitor who comes back afterwards starts a new profile on the same UUID.
+    assert 5001 in _event(client, "c_section=sports", cookie=uuid)["segments"]
+    assert admin.get(f"/v1/profiles/{uuid}").status == 200

@@ -439,16 +439,27 @@ def test_replay_the_guard_cannot_vouch_for_skips_counters() -> None:
     assert counts.counts["SpoolCountersSkipped"] == 1
 
 
-def test_delete_returns_what_was_stored() -> None:
-    class _Deleting(_FakeTable):
-        def delete_item(self, **kwargs):  # type: ignore[no-untyped-def]
-            self.calls.append(("delete_item", kwargs))
-            return {"Attributes": {"uuid": "u", "seen": 1}} if self.item else {}
+def test_delete_leaves_a_marker_that_drops_older_writes() -> None:
+    class _Marking(_FakeTable):
+        def put_item(self, **kwargs):  # type: ignore[no-untyped-def]
+            if "deleted" in kwargs["Item"]:
+                self.calls.append(("put_item", kwargs))
+                old, self.item = self.item, kwargs["Item"]
+                return {"Attributes": old} if old else {}
+            return super().put_item(**kwargs)
 
-    table = _Deleting({"uuid": "u"})
-    assert ProfileRepository(table).delete("u") == {"uuid": "u", "seen": 1}
-    assert table.calls == [("delete_item", {"Key": {"uuid": "u"}, "ReturnValues": "ALL_OLD"})]
-    assert ProfileRepository(_Deleting()).delete("u") is None
+    table = _Marking({"uuid": "u", "v": 1, "seen": Decimal(str(NOW)), "expires_at": 1})
+    repo, counts = _repository(table, _Clock(NOW + 10))
+    assert repo.delete("u") == {"uuid": "u", "v": 1, "seen": Decimal(str(NOW)), "expires_at": 1}
+    assert table.item is not None and table.item["deleted"] == int((NOW + 10) * 1000)
+    assert repo.raw_item("u") is None  # nothing to export
+    older = ProfileChanges(now=NOW + 5, event_id="old", add_stamps={1: int(NOW)})
+    assert repo.replay("u", older) == "deleted" and "seen" not in table.item
+    assert counts.counts["ProfileWritesAfterDeletion"] == 1
+    newer = ProfileChanges(now=NOW + 20, event_id="new", add_stamps={1: int(NOW) + 20})
+    assert repo.write("u", newer) == "written"
+    assert table.item["deleted"] == int((NOW + 10) * 1000)  # kept: later replays still see it
+    assert _stored(table).traits[1].count == 1
 
 
 def test_items_read_back_through_boto3_decode() -> None:
