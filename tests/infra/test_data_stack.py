@@ -85,6 +85,19 @@ def test_ttl_is_enabled_on_profiles_and_idmap(aws: tuple[Any, Any]) -> None:
     assert catalog_ttl["TimeToLiveStatus"] == "DISABLED"
 
 
+def test_the_deployed_template_itself_declares_ttl_on_expires_at() -> None:
+    """The bootstrap helper switches TTL on locally; the template is what AWS gets."""
+    from infra.package import data_template
+
+    resources = data_template()["Resources"]
+    tables = {r["Properties"]["TableName"]["Fn::Sub"].rsplit("-", 1)[-1]: r["Properties"]
+              for r in resources.values() if r["Type"] == "AWS::DynamoDB::Table"}
+    for name in ("profiles", "idmap"):
+        assert tables[name]["TimeToLiveSpecification"] == {"AttributeName": "expires_at",
+                                                           "Enabled": True}, name
+    assert "TimeToLiveSpecification" not in tables["catalog"]
+
+
 def test_default_stage_names_and_settings_env(aws: tuple[Any, Any]) -> None:
     cfn, ddb = aws
     tables = create_data_stack(cfn, ddb)

@@ -317,3 +317,13 @@ def test_a_throttled_opt_out_read_of_a_d_uuid_is_429(client: Any, profiles_table
                                    headers={"Cookie": f"rtdcs_uuid={cookie_uuid}"})
     assert response.status_code == 429 and response.headers["Retry-After"] == "1"
     assert profiles_table.get_item(Key={"uuid": cookie_uuid})["Item"] == before
+
+
+def test_ibs_honours_a_partner_level_opt_out(
+    client: Any, extra_sources: None, profiles_table: Any
+) -> None:
+    client.http.get(f"/demoptout?d_cid={CRM}%01gone-1")  # that ID opts out (partner level)
+    response = client.http.get(f"/ibs?dpid={CRM}&dpuuid=gone-1", headers={"Accept": "image/*"})
+    assert response.headers["X-Error"] == "171"
+    assert "Set-Cookie" not in response.headers  # no UUID, no sync cookie: nothing linked
+    assert profiles_table.scan()["Items"] == []
