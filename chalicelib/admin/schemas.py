@@ -25,6 +25,13 @@ from chalicelib.admin.fields import (
     Str,
 )
 from chalicelib.admin.paths import ResourcePath
+from chalicelib.providers.auth import (
+    DESTINATION_HMAC_ALGORITHMS,
+    HEADER_NAME_CHARS,
+    HEADER_NAME_MAX,
+    PROVIDER_HMAC_ALGORITHMS,
+    RESERVED_HEADERS,
+)
 
 _LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 HOST_PATTERN = rf"(\*\.)?{_LABEL}(\.{_LABEL})*"
@@ -47,9 +54,7 @@ _ENV_REF = r"env:[A-Za-z_][A-Za-z0-9_]{0,254}"
 _SSM_REF = r"ssm:[A-Za-z0-9_.\-/]{1,1011}"
 PROVIDER_SECRET_REF = rf"{_ENV_REF}|{_SSM_REF}|/[A-Za-z0-9_.\-/]{{1,1011}}|[A-Z_][A-Z0-9_]{{0,254}}"
 DESTINATION_SECRET_REF = rf"{_ENV_REF}|{_SSM_REF}"
-RESERVED_AUTH_HEADERS = frozenset(
-    {"content-type", "content-length", "host", "x-request-deadline-ms", "authorization"}
-)
+RESERVED_AUTH_HEADERS = RESERVED_HEADERS  # one definition, shared with delivery
 
 
 def _secret_ref(pattern: str, forms: str) -> Str:
@@ -63,7 +68,7 @@ def _hmac(algorithms: tuple[str, ...], secret_ref: Str) -> Obj:
         {
             "type": Const("hmac"),
             "algorithm": Enum(algorithms),
-            "header": Str(1, 128, f"{TOKEN_CHARS}+", "an HTTP header name"),
+            "header": Str(1, HEADER_NAME_MAX, f"{HEADER_NAME_CHARS}+", "an HTTP header name"),
             "secretRef": secret_ref,
         },
         required=frozenset({"type", "secretRef"}),
@@ -75,7 +80,7 @@ def _hmac(algorithms: tuple[str, ...], secret_ref: Str) -> Obj:
 _PROVIDER_REF = _secret_ref(PROVIDER_SECRET_REF, "env:NAME, ssm:name, /ssm/path or NAME")
 _DESTINATION_REF = _secret_ref(DESTINATION_SECRET_REF, "env:NAME or ssm:name")
 PROVIDER_AUTH = OneOf({
-    "hmac": _hmac(("sha256",), _PROVIDER_REF),
+    "hmac": _hmac(PROVIDER_HMAC_ALGORITHMS, _PROVIDER_REF),
     "bearer": Obj(
         {"type": Const("bearer"), "secretRef": _PROVIDER_REF},
         required=frozenset({"type", "secretRef"}),
@@ -83,7 +88,7 @@ PROVIDER_AUTH = OneOf({
     ),
 })
 DESTINATION_AUTH = OneOf({
-    "hmac": _hmac(("sha256", "sha384", "sha512"), _DESTINATION_REF),
+    "hmac": _hmac(DESTINATION_HMAC_ALGORITHMS, _DESTINATION_REF),
     "oauth2": Obj(
         {
             "type": Const("oauth2"),

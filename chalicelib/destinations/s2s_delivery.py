@@ -31,7 +31,12 @@ from chalicelib.destinations.s2s import (
     merge_user_messages,
     outbound_body,
 )
-from chalicelib.providers.auth import AuthConfigError, auth_headers, parse_auth
+from chalicelib.providers.auth import (
+    DESTINATION_HMAC_ALGORITHMS,
+    AuthConfigError,
+    auth_headers,
+    parse_auth,
+)
 from chalicelib.providers.secrets import SecretResolver, SecretUnavailable
 
 logger = logging.getLogger("rtdcs.s2s")
@@ -206,7 +211,7 @@ class S2SSender:
             headers["Authorization"] = "Bearer " + self._tokens.token(auth)
             return headers
         try:
-            spec = parse_auth(auth)
+            spec = parse_auth(auth, DESTINATION_HMAC_ALGORITHMS)
         except AuthConfigError as exc:
             raise DeliveryError(f"auth: {exc}", retryable=False) from None
         if spec is not None:

@@ -13,10 +13,18 @@ import hmac
 import re
 from typing import Any, Mapping, NamedTuple
 
+# The one definition of an ``auth`` block: the admin schema (admin/schemas.py) builds its
+# validation from these, so nothing is saved that delivery would then refuse.
 DEFAULT_HMAC_HEADER = "X-Signature"
-_TOKEN_RE = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$")  # an HTTP header name
+HEADER_NAME_CHARS = r"[!#$%&'*+.^_`|~0-9A-Za-z-]"  # RFC 7230 token
+HEADER_NAME_MAX = 64
+_TOKEN_RE = re.compile(rf"^{HEADER_NAME_CHARS}{{1,{HEADER_NAME_MAX}}}$")
 # Headers the engine sets itself; an auth header may not replace them.
-_RESERVED = {"content-type", "content-length", "host", "x-request-deadline-ms", "authorization"}
+RESERVED_HEADERS = frozenset(
+    {"content-type", "content-length", "host", "x-request-deadline-ms", "authorization"})
+PROVIDER_HMAC_ALGORITHMS = ("sha256",)  # provider-contract.md
+DESTINATION_HMAC_ALGORITHMS = ("sha256", "sha384", "sha512")  # destinations.md, S2S
+_DIGESTS = {"sha256": hashlib.sha256, "sha384": hashlib.sha384, "sha512": hashlib.sha512}
 
 
 class AuthConfigError(ValueError):
@@ -31,8 +39,10 @@ class AuthSpec(NamedTuple):
     algorithm: str = "sha256"  # hmac only
 
 
-def parse_auth(raw: Any) -> AuthSpec | None:
-    """The ``auth`` field of a provider (admin-API names); None when absent."""
+def parse_auth(raw: Any, algorithms: tuple[str, ...] = PROVIDER_HMAC_ALGORITHMS
+               ) -> AuthSpec | None:
+    """The ``auth`` field of a provider, or of an S2S destination with
+    ``DESTINATION_HMAC_ALGORITHMS`` (admin-API names); None when absent."""
     if raw is None:
         return None
     if not isinstance(raw, Mapping):
@@ -46,26 +56,26 @@ def parse_auth(raw: Any) -> AuthSpec | None:
     if kind != "hmac":
         raise AuthConfigError("auth.type must be hmac or bearer")
     algorithm = str(raw.get("algorithm", "sha256")).lower()
-    if algorithm != "sha256":
-        raise AuthConfigError("auth.algorithm must be sha256")
+    if algorithm not in algorithms:
+        raise AuthConfigError(f"auth.algorithm must be one of {', '.join(algorithms)}")
     header = raw.get("header", DEFAULT_HMAC_HEADER)
     if not isinstance(header, str) or not _TOKEN_RE.match(header):
         raise AuthConfigError("auth.header must be an HTTP header name")
-    if header.lower() in _RESERVED:
+    if header.lower() in RESERVED_HEADERS:
         raise AuthConfigError(f"auth.header may not be {header}")
     return AuthSpec("hmac", ref.strip(), header, algorithm)
 
 
-def hmac_signature(secret: str, body: bytes) -> str:
-    """base64(HMAC-SHA256(secret, raw body)), the value of the signature header."""
-    digest = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).digest()
+def hmac_signature(secret: str, body: bytes, algorithm: str = "sha256") -> str:
+    """base64(HMAC-<algorithm>(secret, raw body)), the value of the signature header."""
+    digest = hmac.new(secret.encode("utf-8"), body, _DIGESTS[algorithm]).digest()
     return base64.b64encode(digest).decode("ascii")
 
 
 def auth_headers(spec: AuthSpec, secret: str, body: bytes) -> dict[str, str]:
     if spec.type == "bearer":
         return {"Authorization": f"Bearer {secret}"}
-    return {spec.header: hmac_signature(secret, body)}
+    return {spec.header: hmac_signature(secret, body, spec.algorithm)}
 
 
 def verify_hmac(secret: str, body: bytes, header_value: str | None) -> bool:
