@@ -109,6 +109,16 @@ def _segment(sid: int, rule: str) -> tuple[str, int, dict[str, Any]]:
                              "status": "active"})
 
 
+def _frequency_segments(sids: list[int], per_segment: int, first_sid: int,
+                        condition: str) -> list[tuple[str, int, dict[str, Any]]]:
+    """Segments ``frequency([...]) <condition>`` over ``sids``, ``per_segment`` at a time."""
+    segments = []
+    for block in range(0, len(sids), per_segment):
+        refs = ", ".join(f"{sid}T" for sid in sids[block:block + per_segment])
+        segments.append(_segment(first_sid + block, f"frequency([{refs}]) {condition}"))
+    return segments
+
+
 def _pipeline(clock: _Clock | None = None) -> EventPipeline:
     s = services.get_services()
     if clock is None:
@@ -174,9 +184,7 @@ def test_b_420_traits_realized_100_times_each_fit_with_every_stamp(stack: dict[s
     sids = list(range(10001, 10421))
     objects = [_rule_trait(sid, f'c_b == "{sid}"') for sid in sids]
     # Frequency rules over every trait, so every stamp must be kept (the worst case).
-    for block in range(0, 420, 60):
-        refs = ", ".join(f"{sid}T" for sid in sids[block:block + 60])
-        objects.append(_segment(60001 + block, f"frequency([{refs}]) >= 99"))
+    objects += _frequency_segments(sids, 60, 60001, ">= 99")
     objects.append(_segment(61001, "frequency([10001T]) == 100"))
     objects.append(_segment(61002, "frequency([10420T] <= 1D) >= 100"))
     objects.append(_segment(61003, "frequency([10420T] >= 1D) >= 1"))
@@ -272,10 +280,7 @@ def test_e_12000_traits_keep_the_10000_most_recent_with_three_stamps(
 ) -> None:
     sids = list(range(100_001, 112_001))
     objects = [_rule_trait(sid, f'c_e{(sid - 100_001) % 10} == "{sid}"') for sid in sids]
-    # Every trait inside a frequency rule that reads 3 stamps.
-    for block in range(0, 12_000, 4_000):
-        refs = ", ".join(f"{sid}T" for sid in sids[block:block + 4_000])
-        objects.append(_segment(64001 + block, f"frequency([{refs}]) >= 2"))
+    objects += _frequency_segments(sids, 4_000, 64001, ">= 2")  # each trait: 3 stamps read
     objects.append(_segment(65001, "frequency([102001T, 102002T]) == 6"))
     objects.append(_segment(65002, "100001T"))
     objects.append(_segment(65003, "101000T"))
