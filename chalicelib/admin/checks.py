@@ -23,6 +23,7 @@ from chalicelib.admin.schemas import (
     RESERVED_AUTH_HEADERS,
     ResourceSpec,
 )
+from chalicelib.providers.addresses import address_problem
 from chalicelib.rules.validation import (
     ValidationError,
     validate_segment_rule,
@@ -182,6 +183,14 @@ def check_url(url: str, field: str, http_hosts: tuple[str, ...]) -> None:
     if parts.username is not None or parts.password is not None:
         raise bad_request(
             "invalid_value", f"{field} must not carry credentials; use auth.secretRef", field
+        )
+    problem = address_problem(host, http_hosts)
+    if problem is not None:
+        raise bad_request(
+            "invalid_value",
+            f"{field} must point at a public host ({problem}; only hosts in "
+            f"RTDCS_PROVIDERS_HTTP_HOSTS may be local)",
+            field,
         )
     if any(c.isspace() for c in url):
         raise bad_request("invalid_value", f"{field} must not contain whitespace", field)
