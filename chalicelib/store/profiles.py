@@ -483,6 +483,12 @@ def fit_budget(state: Profile, version: int, budget: int = PROFILE_BUDGET_BYTES)
                 traits += 1
             item = to_item(state, version)
             size = item_size(item)
+    if size > budget and any(len(ids) > 1 for ids in state.linked.values()):
+        # Last resort before refusing: only the latest DPUUID remembered per data source
+        # (older links then expire with their 120 days instead of going with a deletion).
+        state.linked = {dpid: ids[-1:] for dpid, ids in state.linked.items()}
+        item = to_item(state, version)
+        size = item_size(item)
     if size > budget:
         raise ProfileWriteRejected(f"profile of {size} bytes without traits or caches")
     return Fitted(item, size, traits, caches)

@@ -550,3 +550,13 @@ def test_a_cached_answer_of_the_previous_layout_is_dropped_on_read() -> None:
             "pc1": {"s": ["a"], "z": [], "x": Decimal(str(NOW + 5)), "k": "CO" + "A" * 500,
                     "d": ""}}
     assert profile_from_item(item, NOW).provider_cache == {}
+
+
+def test_remembered_links_give_way_before_a_write_is_refused() -> None:
+    from chalicelib.store.profiles import fit_budget
+
+    state = Profile("u", last_seen=NOW)
+    state.linked = {dpid: [f"{dpid}-{i}-" + "x" * 240 for i in range(10)] for dpid in range(20)}
+    fitted = fit_budget(state, 1, 16 * 1024)  # 20 x 10 x 250 bytes would be about 50 KB
+    assert fitted.size <= 16 * 1024
+    assert all(ids == [f"{dpid}-9-" + "x" * 240] for dpid, ids in state.linked.items())
