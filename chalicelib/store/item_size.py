@@ -76,12 +76,6 @@ def write_units(old_bytes: int, new_bytes: int) -> int:
     return -(-size // KB)
 
 
-def read_units(size: int, consistent: bool = True) -> float:
-    """Read capacity units of a GetItem: per started 4 KB, half for eventual consistency."""
-    units = -(-max(size, 1) // (4 * KB))
-    return float(units) if consistent else units / 2
-
-
 def expression_sizes(arguments: Mapping[str, Any]) -> dict[str, int]:
     """UTF-8 bytes of each expression in a request (each must stay within 4 KB)."""
     return {

@@ -139,7 +139,7 @@ class Profile:
 
     __slots__ = ("uuid", "traits", "synced_ids", "provider_cache", "segments", "last_seen",
                  "opted_out", "s2s_states", "guard", "version", "stored", "stored_seen",
-                 "stored_bytes", "corrupt", "linked", "deleted_ms")
+                 "corrupt", "linked", "deleted_ms")
 
     def __init__(
         self,
@@ -155,7 +155,6 @@ class Profile:
         version: int = 0,
         stored: Literal["absent", "current", "legacy"] = "absent",
         stored_seen: Any = None,
-        stored_bytes: int = 0,
     ) -> None:
         self.uuid = uuid
         self.traits = {} if traits is None else traits  # sid -> stamps (s) and count
@@ -170,7 +169,6 @@ class Profile:
         self.version = version  # ``v`` of the stored item (0: none, or the legacy layout)
         self.stored = stored  # what the item holds now: the write's condition
         self.stored_seen = stored_seen  # ``seen`` of a legacy item (its condition)
-        self.stored_bytes = stored_bytes  # its size by DynamoDB's rules (write units)
         self.corrupt = False  # its packed traits did not decode
         self.linked: dict[int, list[str]] = {}  # dpid -> DPUUIDs linked to it, oldest first
         self.deleted_ms = 0  # when the profile was deleted through the admin API (0: never)
@@ -178,16 +176,6 @@ class Profile:
     @property
     def exists(self) -> bool:
         return self.last_seen is not None
-
-    @property
-    def stamps(self) -> dict[int, list[int]]:
-        """sid -> stamps (epoch s, ascending)."""
-        return {sid: list(r.stamps) for sid, r in self.traits.items()}
-
-    @property
-    def counts(self) -> dict[int, int]:
-        """sid -> realizations counted (exact, beyond the stamps kept)."""
-        return {sid: r.count for sid, r in self.traits.items()}
 
     def copy(self) -> "Profile":
         """A copy to change: trait records are shared (they are replaced, never mutated)."""
@@ -197,7 +185,7 @@ class Profile:
             dict(self.synced_ids), dict(self.provider_cache), self.segments, self.last_seen,
             self.opted_out, {k: dict(v) for k, v in self.s2s_states.items()},
             Guard(self.guard.entries, self.guard.since), self.version, self.stored,
-            self.stored_seen, self.stored_bytes,
+            self.stored_seen,
         )
         twin.linked = {dpid: list(ids) for dpid, ids in self.linked.items()}
         twin.deleted_ms = self.deleted_ms
@@ -266,7 +254,7 @@ def profile_from_item(item: Mapping[str, Any], now: float) -> Profile:
     uuid = str(item["uuid"])
     profile = Profile(uuid=uuid, version=int(item.get("v", 0)),
                       stored="current" if "v" in item else "legacy",
-                      stored_seen=item.get("seen"), stored_bytes=item_size(item))
+                      stored_seen=item.get("seen"))
     if "optout" in item:
         profile.opted_out = True
         return profile
@@ -832,11 +820,3 @@ class ProfileRepository:
                 self._metrics.count("ProfileWriteRetries")
                 self._sleep(delay)
                 attempt += 1
-
-
-def event_stamp(changes: ProfileChanges, sid: int) -> int | None:
-    """The stamp this event gave trait ``sid``."""
-    if sid in changes.add_stamps:
-        return int(stamp_seconds(changes.add_stamps[sid]))
-    stamps = changes.replace_stamps.get(sid)
-    return int(stamp_seconds(max(stamps))) if stamps else None

@@ -11,7 +11,6 @@ from chalicelib.store.item_size import (
     expression_sizes,
     item_size,
     number_size,
-    read_units,
     value_size,
     write_units,
 )
@@ -118,7 +117,5 @@ def test_lists_maps_and_sets() -> None:
 
 def test_capacity_units_and_expression_sizes() -> None:
     assert write_units(0, 1024) == 1 and write_units(1025, 10) == 2  # the larger item counts
-    assert read_units(4096) == 1.0 and read_units(4097) == 2.0
-    assert read_units(100, consistent=False) == 0.5
     sizes = expression_sizes({"ConditionExpression": "#v = :v", "Item": {}})
     assert sizes == {"ConditionExpression": 7}
