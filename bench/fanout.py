@@ -46,8 +46,8 @@ from chalicelib.providers.fanout import (  # noqa: E402
     CallPlan,
     Fanout,
     ProviderCaller,
-    make_session,
 )
+from chalicelib.providers.http_session import AddressGuard, make_session  # noqa: E402
 from chalicelib.providers.messages import build_request_body  # noqa: E402
 from chalicelib.providers.stats import StatsRegistry, percentile  # noqa: E402
 from chalicelib.rules.catalog import ProviderDef  # noqa: E402
@@ -209,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
                   "breaker": "disabled (every event calls the faulty providers)"},
     }
     with Simulator() as sim:
-        session = make_session(pool_size=POOL_SIZE)
+        session = make_session(pool_size=POOL_SIZE, guard=AddressGuard(("127.0.0.1",)))
         caller = ProviderCaller(session)
         with ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="rt") as executor:
             stats = StatsRegistry()

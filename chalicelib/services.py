@@ -24,7 +24,8 @@ from chalicelib.idsync import IdSync
 from chalicelib.optout import OptOut
 from chalicelib.pipeline import EventPipeline
 from chalicelib.providers.engine import build_fanout
-from chalicelib.providers.fanout import ProviderCaller, make_session
+from chalicelib.providers.fanout import ProviderCaller
+from chalicelib.providers.http_session import AddressGuard, make_session
 from chalicelib.providers.stats import StatsRegistry
 from chalicelib.spool.queue import SqsSpool, sqs_client
 from chalicelib.spool.queue import reset_for_tests as reset_spool
@@ -52,6 +53,7 @@ _services_key: Any = None
 _installed: "Services | None" = None
 _executor: ThreadPoolExecutor | None = None
 _caller: ProviderCaller | None = None
+_caller_exempt: tuple[str, ...] = ()
 # One per container, so the SSM parameter holding the admin token is read once (lazily).
 _admin_tokens = AdminTokenSource()
 
@@ -86,16 +88,20 @@ class Services:
         self.admin_tokens = _admin_tokens if admin_tokens is None else admin_tokens
 
 
-def _provider_runtime() -> tuple[ThreadPoolExecutor, ProviderCaller]:
-    global _executor, _caller
-    if _executor is None or _caller is None:
+def _provider_runtime(exempt: tuple[str, ...]) -> tuple[ThreadPoolExecutor, ProviderCaller]:
+    """The container's provider threads and pooled session; ``exempt``: the hosts the SSRF
+    check lets through (only tests change it within one process)."""
+    global _executor, _caller, _caller_exempt
+    if _executor is None:
         _executor = ThreadPoolExecutor(max_workers=_PROVIDER_THREADS, thread_name_prefix="rt")
-        _caller = ProviderCaller(make_session(pool_size=_PROVIDER_THREADS * 2))
+    if _caller is None or _caller_exempt != exempt:
+        session = make_session(pool_size=_PROVIDER_THREADS * 2, guard=AddressGuard(exempt))
+        _caller, _caller_exempt = ProviderCaller(session), exempt
     return _executor, _caller
 
 
 def build_services(settings: Settings) -> Services:
-    executor, caller = _provider_runtime()
+    executor, caller = _provider_runtime(settings.provider_http_hosts)
     catalog_repository = CatalogRepository(table(settings.catalog_table))
     catalog = CatalogCache(catalog_repository, settings.catalog_refresh_seconds)
     # Writes: retried inside the event's budget (providers' budget + 350 ms), then spooled.

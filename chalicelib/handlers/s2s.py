@@ -25,7 +25,7 @@ from chalicelib.destinations.s2s_delivery import (
     S2SSender,
 )
 from chalicelib.env_cached import EnvCached
-from chalicelib.providers.fanout import make_session
+from chalicelib.providers.http_session import AddressGuard, make_session
 from chalicelib.providers.secrets import SecretResolver
 from chalicelib.services import get_services
 
@@ -52,7 +52,7 @@ def build_runtime() -> S2SRuntime:
     sqs = aws.client("sqs", config=_SQS_CONFIG)
     secrets = SecretResolver(ssm_client=lambda: aws.client("ssm", config=_SQS_CONFIG))
     sender = S2SSender(
-        make_session(pool_size=8),
+        make_session(pool_size=8, guard=AddressGuard(settings.provider_http_hosts)),
         secrets,
         http_hosts=settings.provider_http_hosts,
         timeout_s=_env_float("RTDCS_S2S_TIMEOUT_SECONDS", DEFAULT_TIMEOUT_S),

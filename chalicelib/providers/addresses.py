@@ -3,8 +3,8 @@ not to this machine, its network or the cloud's metadata service (SSRF, issue 13
 
 A host that is an IP literal must be a public unicast address; ``localhost`` names are
 refused too. Hosts in ``RTDCS_PROVIDERS_HTTP_HOSTS`` (the local stack, tests) are exempt.
-Names are checked as written here, at save time; what a name resolves to at call time is not
-checked yet (docs/decisions.md).
+Names are checked as written here, at save time; what a name resolves to is checked at call
+time by ``http_session.AddressGuard`` (docs/decisions.md).
 """
 
 from __future__ import annotations

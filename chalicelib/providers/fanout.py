@@ -28,7 +28,6 @@ from typing import Callable, NamedTuple, Sequence
 from urllib.parse import urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
 from urllib3 import Timeout
 from urllib3 import exceptions as urllib3_exceptions
 
@@ -36,6 +35,7 @@ from chalicelib.dcs.numbers import is_ascii_digits
 from chalicelib.providers.auth import auth_headers
 from chalicelib.providers.breaker import BreakerBoard, Permit
 from chalicelib.providers.extras import NO_EXTRAS, ProviderExtras
+from chalicelib.providers.http_session import is_blocked_address
 from chalicelib.providers.messages import (
     MAX_BODY_BYTES,
     ContractError,
@@ -75,20 +75,6 @@ class Outcome(NamedTuple):
 
 class _DeadlineExceeded(Exception):
     pass
-
-
-def make_session(pool_size: int = 64, hosts: int = 64) -> requests.Session:
-    """One pooled session per container: ``hosts`` host pools of ``pool_size`` connections."""
-    session = requests.Session()
-    # Providers are called directly: no proxy or .netrc lookups from the environment (they
-    # also cost time on every request).
-    session.trust_env = False
-    adapter = HTTPAdapter(
-        pool_connections=hosts, pool_maxsize=pool_size, max_retries=0, pool_block=False
-    )
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    return session
 
 
 class ProviderCaller:
@@ -369,6 +355,8 @@ class Fanout:
 
 
 def _request_error_kind(exc: requests.RequestException) -> str:
+    if is_blocked_address(exc):
+        return "blocked_address"
     if isinstance(exc, requests.ConnectionError):
         return "connection"
     return "request"
