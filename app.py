@@ -2,7 +2,7 @@
 
 This module only creates the Chalice app and registers the blueprints; all logic lives in
 chalicelib/. Nothing here builds a boto3 client or table, and the handlers' code loads on
-each route's first call (or here, when Lambda's init is pre-paid: chalicelib/warmup.py).
+each route's first call (or here, when Lambda's init is pre-paid: chalicelib/runtime/warmup.py).
 """
 
 import logging
@@ -17,7 +17,7 @@ from chalicelib.routes.dcs import dcs
 from chalicelib.routes.privacy import privacy
 from chalicelib.routes.s2s import s2s
 from chalicelib.routes.spool import spool
-from chalicelib.warmup import init_is_prepaid, preload
+from chalicelib.runtime.warmup import init_is_prepaid, preload
 
 app = Chalice(app_name="rtdcs")
 # The GIF answer goes to browsers that send "Accept: image/*" (API Gateway binary media type).

@@ -30,7 +30,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.rules import Vocabulary, make_event, make_raw  # noqa: E402
-from chalicelib.catalog_cache import CatalogCache  # noqa: E402
+from chalicelib.runtime.catalog_cache import CatalogCache  # noqa: E402
 
 BUDGET_MS = 250.0
 NOW = 1_800_000_000.0

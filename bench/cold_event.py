@@ -17,7 +17,7 @@ in every call. Printed (medians over ``--runs``):
 * ``cold_penalty_ms`` = init + first - warm: what a visitor waits for on a cold container
   beyond a warm event;
 * the same with ``AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency``, where app.py
-  loads the API handlers during init (``chalicelib/warmup.py``), so the init grows and the
+  loads the API handlers during init (``chalicelib/runtime/warmup.py``), so the init grows and the
   first event shrinks: ``prepaid_*``.
 
 Everything runs on loopback with dummy AWS credentials.

@@ -9,8 +9,8 @@ of the deployment package. Prints one JSON document.
   app.py imports only the route declarations (not even boto3), so this ratio is below 1.
 * ``first_event_imports_ms``: the honest cold-start figure for the API function: ``import
   app`` plus everything the first ``/event`` loads on top of it (the API handlers through
-  ``chalicelib.warmup.preload``, which pulls in boto3, requests and the rules engine, and
-  Powertools Logger + Metrics in chalicelib/observability.py); ``first_event_ratio`` against
+  ``chalicelib.runtime.warmup.preload``, which pulls in boto3, requests and the rules engine, and
+  Powertools Logger + Metrics in chalicelib/runtime/observability.py); ``first_event_ratio`` against
   the same baseline, held to the same 1.25 target (``first_event_within_target``).
 * ``package``: ``chalice package`` (prod, data stack merged) deployment.zip size, compressed
   and uncompressed (target <= 10 MB; boto3/botocore come with the Lambda runtime).
@@ -43,7 +43,7 @@ _TIMER = (
 )
 APP_IMPORT = "import app"
 FIRST_EVENT = (
-    "import app; from chalicelib import observability, warmup; warmup.preload(build=False); "
+    "import app; from chalicelib.runtime import observability, warmup; warmup.preload(build=False); "
     "observability.observer()"
 )
 TARGET_RATIO = 1.25

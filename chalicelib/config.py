@@ -1,19 +1,24 @@
-"""Deployment settings, read lazily from the environment.
+"""Deployment settings, read lazily from the environment: the one module that reads it.
 
 Each setting ``a.b_c`` comes from ``RTDCS_A_B_C`` (admin-api.md, "Deployment settings").
+:class:`Settings` is what the event path needs; :class:`WorkerSettings` the queue functions;
+:class:`AdminAuthSettings` the admin token; :class:`MetricsSettings` Powertools' names.
+:func:`environment` is the process environment for the two readers that are not settings
+(``env:`` secret references, and the log redaction of secret values).
 Nothing here runs at import time: ``chalice.test.Client`` sets the stage's variables only
 while a request runs, so settings are built per call (a handful of dict lookups).
 
 ``Settings`` is a NamedTuple, not a dataclass: import cost on a cold start
-(chalicelib/records.py).
+(chalicelib/core/records.py).
 """
 
 from __future__ import annotations
 
 import os
-from typing import Mapping, NamedTuple
+from typing import TYPE_CHECKING, Mapping, NamedTuple
 
-from chalicelib.consent.gates import ConsentSettings
+if TYPE_CHECKING:  # the consent module loads with the event handler, not with app.py
+    from chalicelib.consent.gates import ConsentSettings
 
 # dcs-protocol.md 4.5: default dcs_region by AWS region.
 _REGION_IDS = {
@@ -26,6 +31,16 @@ _REGION_IDS = {
     "sa-east-1": 4,
     "ap-south-1": 12,
 }
+
+
+def environment() -> Mapping[str, str]:
+    """The process environment (tests change it between calls: never cached)."""
+    return os.environ
+
+
+def aws_endpoint_url(env: Mapping[str, str] | None = None) -> str:
+    """boto3's own ``AWS_ENDPOINT_URL`` (the local stack's moto server); part of cache keys."""
+    return (os.environ if env is None else env).get("AWS_ENDPOINT_URL", "")
 
 
 def _env_name(setting: str) -> str:
@@ -100,7 +115,7 @@ class Settings(NamedTuple):
             blocked_countries=frozenset(
                 c.upper() for c in _as_list(get("blocked_countries", "CU,IR,KP,SD,SY"))
             ),
-            consent=ConsentSettings.from_env(env),
+            consent=consent_settings(env),
             spool_queue_url=get("spool.queue_url", "").strip(),
             s2s_queue_url=get("s2s.queue_url", "").strip(),
             stage=get("stage", "").strip(),
@@ -114,3 +129,110 @@ def _server_timing(raw: str, stage: str) -> str:
     if value in ("names", "anonymous", "off"):
         return value
     return "names" if stage == "local" else "anonymous"
+
+
+class WorkerSettings(NamedTuple):
+    """The queue functions' settings (the S2S sender and the spool replay)."""
+
+    spool_queue_name: str  # read when the app is packaged (the function's event source)
+    s2s_queue_name: str
+    s2s_dlq_url: str  # S2S messages that cannot be delivered go here
+    s2s_timeout_s: float
+    s2s_retry_delay_s: float
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "WorkerSettings":
+        env = os.environ if env is None else env
+        return cls(
+            spool_queue_name=env.get("RTDCS_SPOOL_QUEUE_NAME") or "rtdcs-local-spool",
+            s2s_queue_name=env.get("RTDCS_S2S_QUEUE_NAME") or "rtdcs-dev-s2s",
+            s2s_dlq_url=env.get("RTDCS_S2S_DLQ_URL", "").strip(),
+            s2s_timeout_s=_float_or(env.get("RTDCS_S2S_TIMEOUT_SECONDS", ""), 3.0),
+            s2s_retry_delay_s=_float_or(env.get("RTDCS_S2S_RETRY_DELAY_SECONDS", ""), 0.5),
+        )
+
+
+class AdminAuthSettings(NamedTuple):
+    """Where the admin token comes from (admin-api.md, Auth)."""
+
+    token: str  # RTDCS_ADMIN_TOKEN (local stack, tests)
+    token_parameter: str  # RTDCS_ADMIN_TOKEN_PARAMETER: an SSM SecureString (AWS)
+    refresh_seconds: float  # the catalog's refresh interval: how long a read token is kept
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "AdminAuthSettings":
+        env = os.environ if env is None else env
+        return cls(
+            token=env.get("RTDCS_ADMIN_TOKEN", ""),
+            token_parameter=env.get("RTDCS_ADMIN_TOKEN_PARAMETER", "").strip(),
+            refresh_seconds=max(0.0, _float_or(env.get("RTDCS_CATALOG_REFRESH_SECONDS", ""), 5.0)),
+        )
+
+
+class MetricsSettings(NamedTuple):
+    """Powertools' metric names (its own variables), and whether metrics are written."""
+
+    namespace: str
+    service: str
+    enabled: bool
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "MetricsSettings":
+        env = os.environ if env is None else env
+        disabled = env.get("POWERTOOLS_METRICS_DISABLED", "").lower() in ("1", "true", "yes")
+        return cls(
+            namespace=env.get("POWERTOOLS_METRICS_NAMESPACE") or "rtdcs",
+            service=env.get("POWERTOOLS_SERVICE_NAME") or "rtdcs-local",
+            enabled=not disabled,
+        )
+
+
+def _float_or(raw: str, default: float) -> float:
+    try:
+        return float(raw) if raw.strip() else default
+    except ValueError:
+        return default
+
+
+def consent_settings(env: Mapping[str, str]) -> ConsentSettings:
+    """Read ``RTDCS_TCF_*``; a malformed value raises ``ValueError`` naming the variable."""
+    from chalicelib.consent.gates import (
+        MAX_PURPOSE_ID,
+        MAX_VENDOR_ID,
+        CmpAllowlist,
+        ConsentSettings,
+        int_in_range,
+    )
+
+    def get(name: str) -> str:
+        return env.get(name, "").strip()
+
+    vendor_raw = get("RTDCS_TCF_VENDOR_ID")
+    purposes_raw = [p.strip() for p in get("RTDCS_TCF_REQUIRED_PURPOSES").split(",")]
+    purposes = tuple(
+        sorted({int_in_range(p, 1, MAX_PURPOSE_ID, "RTDCS_TCF_REQUIRED_PURPOSES")
+                for p in purposes_raw if p})
+    )
+    try:
+        allowlist = CmpAllowlist.parse(get("RTDCS_TCF_CMP_ALLOWLIST"))
+    except ValueError as exc:
+        raise ValueError(f"RTDCS_TCF_CMP_ALLOWLIST: {exc}") from exc
+    return ConsentSettings(
+        vendor_id=(
+            int_in_range(vendor_raw, 1, MAX_VENDOR_ID, "RTDCS_TCF_VENDOR_ID")
+            if vendor_raw
+            else None
+        ),
+        required_purposes=purposes or None,
+        cmp_allowlist=allowlist,
+        gdpr_default=_gdpr_default(get("RTDCS_TCF_GDPR_DEFAULT")),
+    )
+
+
+def _gdpr_default(raw: str) -> int:
+    lowered = raw.lower()
+    if lowered in ("", "0", "false", "no", "off"):
+        return 0
+    if lowered in ("1", "true", "yes", "on"):
+        return 1
+    raise ValueError(f"RTDCS_TCF_GDPR_DEFAULT: {raw!r} is not 0 or 1")

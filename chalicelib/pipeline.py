@@ -12,7 +12,6 @@ import time
 from types import MappingProxyType
 from typing import Any, Callable, Mapping, NamedTuple, Protocol, Sequence
 
-from chalicelib.catalog_cache import CatalogUnavailable
 from chalicelib.config import Settings
 from chalicelib.consent.gates import ConsentDecision, evaluate_consent, vendor_allowed
 from chalicelib.dcs.declared_ids import DataSources
@@ -25,12 +24,13 @@ from chalicelib.destinations.cookies import stuff_items
 from chalicelib.destinations.s2s import S2SState, plan_s2s
 from chalicelib.destinations.syncs import sync_items
 from chalicelib.destinations.urls import page_protocol, url_destination_items
-from chalicelib.identify import IdMap, declared_ids, resolve
+from chalicelib.identity.resolve import IdMap, declared_ids, resolve
 from chalicelib.providers.fanout import CallPlan, Outcome, PendingFanout
 from chalicelib.providers.messages import ProviderAnswer, build_request_body
-from chalicelib.ratelimit import TokenBucket
 from chalicelib.rules.catalog import EMPTY_CATALOG, CompiledCatalog, in_data_source
 from chalicelib.rules.retention import retention_for
+from chalicelib.runtime.catalog_cache import CatalogUnavailable
+from chalicelib.runtime.ratelimit import TokenBucket
 from chalicelib.store.compaction import MAX_CACHED_IDS, MAX_TRAITS, Retention
 from chalicelib.store.profiles import (
     CachedAnswer,

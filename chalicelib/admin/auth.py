@@ -13,15 +13,13 @@ handlers/admin.py), so ``chalice local``, ``chalice.test.Client`` and AWS behave
 from __future__ import annotations
 
 import hmac
-import os
 import threading
 import time
 from typing import Any, Callable, Mapping
 
 from chalicelib.admin.errors import ApiError
+from chalicelib.config import AdminAuthSettings
 
-TOKEN_ENV = "RTDCS_ADMIN_TOKEN"
-PARAMETER_ENV = "RTDCS_ADMIN_TOKEN_PARAMETER"
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="rtdcs-admin"'}
 
 
@@ -32,7 +30,7 @@ class TokenUnavailable(RuntimeError):
 def default_ssm_client() -> Any:
     from botocore.config import Config
 
-    from chalicelib import aws
+    from chalicelib.runtime import aws
 
     config = Config(connect_timeout=1, read_timeout=2, retries={"max_attempts": 2})
     return aws.client("ssm", config=config)
@@ -58,11 +56,10 @@ class AdminTokenSource:
         self._cached: tuple[str, str, float] | None = None  # (parameter, value, read at)
 
     def token(self) -> str | None:
-        env = os.environ if self._env is None else self._env
-        parameter = env.get(PARAMETER_ENV, "").strip()
-        if parameter:
-            return self._from_ssm(parameter, _refresh_seconds(env)) or None
-        return env.get(TOKEN_ENV) or None
+        settings = AdminAuthSettings.from_env(self._env)
+        if settings.token_parameter:
+            return self._from_ssm(settings.token_parameter, settings.refresh_seconds) or None
+        return settings.token or None
 
     def _fresh(self, name: str, refresh_s: float) -> str | None:
         cached = self._cached
@@ -87,13 +84,6 @@ class AdminTokenSource:
                 raise TokenUnavailable(f"{type(exc).__name__} reading {name}") from exc
             self._cached = (name, value, self._clock())
             return value
-
-
-def _refresh_seconds(env: Mapping[str, str]) -> float:
-    try:
-        return max(0.0, float(env.get("RTDCS_CATALOG_REFRESH_SECONDS", "5")))
-    except ValueError:
-        return 5.0
 
 
 def bearer_token(headers: Mapping[str, str]) -> str | None:

@@ -11,7 +11,7 @@ from chalicelib.admin.errors import bad_request, not_found
 from chalicelib.dcs.declared_ids import dpuuid_problem
 from chalicelib.dcs.ids import is_valid_uuid
 from chalicelib.dcs.numbers import is_ascii_digits
-from chalicelib.identity import DeclaredId
+from chalicelib.identity.values import DeclaredId
 from chalicelib.store.idmap import LinkRecord
 from chalicelib.store.profiles import profile_from_item
 

@@ -4,13 +4,12 @@ Pure functions over the request's ``gdpr``/``gdpr_consent`` values and ``Consent
 ``evaluate_consent`` decides once per request (the rtdcs gate), ``vendor_allowed`` then
 decides per provider or sync partner. No I/O.
 
-The records are not dataclasses: import cost on a cold start (chalicelib/records.py).
+The records are not dataclasses: import cost on a cold start (chalicelib/core/records.py).
 """
 
 from __future__ import annotations
 
-import os
-from typing import Mapping, NamedTuple
+from typing import NamedTuple
 
 from chalicelib.consent.tcf import (
     RESTRICTION_NOT_ALLOWED,
@@ -19,7 +18,7 @@ from chalicelib.consent.tcf import (
     TCString,
     decode_tc_string,
 )
-from chalicelib.records import SlotRecord
+from chalicelib.core.records import SlotRecord
 
 MIN_TCF_POLICY_VERSION = 4  # TCF v2.2
 NO_CONSENT = 315
@@ -33,8 +32,8 @@ _PROFILE_PURPOSES = (3, 4)
 # Restriction types that take away the consent legal basis we rely on.
 _BLOCKING_RESTRICTIONS = (RESTRICTION_NOT_ALLOWED, RESTRICTION_REQUIRE_LI)
 
-_MAX_VENDOR_ID = 65535  # 16-bit vendor IDs
-_MAX_PURPOSE_ID = 24  # PurposesConsent is 24 bits
+MAX_VENDOR_ID = 65535  # 16-bit vendor IDs
+MAX_PURPOSE_ID = 24  # PurposesConsent is 24 bits
 
 
 class CmpAllowlist(NamedTuple):
@@ -53,7 +52,7 @@ class CmpAllowlist(NamedTuple):
             return None
         for token in tokens:
             is_deleted = token.startswith("-")
-            cmp_id = _int_in_range(token[1:] if is_deleted else token, 1, 4095, "CMP ID")
+            cmp_id = int_in_range(token[1:] if is_deleted else token, 1, 4095, "CMP ID")
             (deleted if is_deleted else active).add(cmp_id)
         # An ID listed both ways counts as deleted.
         return cls(frozenset(active - deleted), frozenset(deleted))
@@ -82,35 +81,6 @@ class ConsentSettings(SlotRecord):
         self.required_purposes = required_purposes
         self.cmp_allowlist = cmp_allowlist
         self.gdpr_default = gdpr_default
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> ConsentSettings:
-        """Read ``RTDCS_TCF_*``; a malformed value raises ``ValueError`` naming the variable."""
-        env = os.environ if env is None else env
-
-        def get(name: str) -> str:
-            return env.get(name, "").strip()
-
-        vendor_raw = get("RTDCS_TCF_VENDOR_ID")
-        purposes_raw = [p.strip() for p in get("RTDCS_TCF_REQUIRED_PURPOSES").split(",")]
-        purposes = tuple(
-            sorted({_int_in_range(p, 1, _MAX_PURPOSE_ID, "RTDCS_TCF_REQUIRED_PURPOSES")
-                    for p in purposes_raw if p})
-        )
-        try:
-            allowlist = CmpAllowlist.parse(get("RTDCS_TCF_CMP_ALLOWLIST"))
-        except ValueError as exc:
-            raise ValueError(f"RTDCS_TCF_CMP_ALLOWLIST: {exc}") from exc
-        return cls(
-            vendor_id=(
-                _int_in_range(vendor_raw, 1, _MAX_VENDOR_ID, "RTDCS_TCF_VENDOR_ID")
-                if vendor_raw
-                else None
-            ),
-            required_purposes=purposes or None,
-            cmp_allowlist=allowlist,
-            gdpr_default=_gdpr_default(get("RTDCS_TCF_GDPR_DEFAULT")),
-        )
 
 
 class ConsentDecision(NamedTuple):
@@ -222,7 +192,7 @@ def _refused(code: int, tc: TCString | None, consent: str | None) -> ConsentDeci
     )
 
 
-def _int_in_range(raw: str, low: int, high: int, what: str) -> int:
+def int_in_range(raw: str, low: int, high: int, what: str) -> int:
     raw = raw.strip()
     if not (raw.isascii() and raw.isdigit()):
         raise ValueError(f"{what}: {raw!r} is not a non-negative integer")
@@ -230,12 +200,3 @@ def _int_in_range(raw: str, low: int, high: int, what: str) -> int:
     if not low <= value <= high:
         raise ValueError(f"{what}: {value} is outside {low}-{high}")
     return value
-
-
-def _gdpr_default(raw: str) -> int:
-    lowered = raw.lower()
-    if lowered in ("", "0", "false", "no", "off"):
-        return 0
-    if lowered in ("1", "true", "yes", "on"):
-        return 1
-    raise ValueError(f"RTDCS_TCF_GDPR_DEFAULT: {raw!r} is not 0 or 1")

@@ -1,7 +1,7 @@
 """Declared IDs: ``d_cid``, ``d_cid_ic`` and the legacy ``d_dpid``/``d_dpuuid`` pair
 (dcs-protocol.md 4.2), and the DPUUID rules shared with ``/ibs``. Pure.
 
-The records are not dataclasses: import cost on a cold start (chalicelib/records.py)."""
+The records are not dataclasses: import cost on a cold start (chalicelib/core/records.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any, Iterable, Mapping, NamedTuple, Sequence
 
 from chalicelib.dcs.errors import DcsError, error
 from chalicelib.dcs.numbers import ascii_int
-from chalicelib.identity import DeclaredId
+from chalicelib.identity.values import DeclaredId
 
 SEPARATOR = "\x01"
 MAX_DECLARED = 10

@@ -38,7 +38,7 @@ MESSAGES: dict[int, str] = {
 _QUOTE_LIMIT = 64
 
 
-# Not a dataclass: import cost on a cold start (chalicelib/records.py).
+# Not a dataclass: import cost on a cold start (chalicelib/core/records.py).
 class DcsError(NamedTuple):
     code: int
     msg: str

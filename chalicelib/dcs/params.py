@@ -13,7 +13,7 @@ The result is a :class:`ParsedRequest`: signals (key -> values), control values,
 errors found. A request that must be discarded (311, 902) says so in ``discard``.
 
 ``ParsedRequest`` and ``_Pair`` are not dataclasses: import cost on a cold start
-(chalicelib/records.py).
+(chalicelib/core/records.py).
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ CALLBACK_RE = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$.]{0,63}$")
 GIF = base64.b64decode("R0lGODlhAQABAIAAAP///wAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw==")
 
 
-# Not a dataclass: import cost on a cold start (chalicelib/records.py).
+# Not a dataclass: import cost on a cold start (chalicelib/core/records.py).
 class Rendered(NamedTuple):
     status: int
     headers: dict[str, str]

@@ -4,7 +4,7 @@ Pure: reads ``CompiledCatalog.raw`` (admin-API dicts: ``destination``, ``mapping
 ``datasource``) and returns immutable definitions. An object that does not compile is left out
 and named in ``problems`` (the admin API refuses such objects at save time).
 
-The records are not dataclasses: import cost on a cold start (chalicelib/records.py).
+The records are not dataclasses: import cost on a cold start (chalicelib/core/records.py).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ redelivers the batch, and its redrive policy moves it to the DLQ after maxReceiv
 Messages carry the visitor's full current state, so a redelivered one is harmless.
 
 Every collaborator (HTTP session, SQS client, secrets, clocks, sleep) is passed in.
-The result records are not dataclasses: import cost on a cold start (chalicelib/records.py).
+The result records are not dataclasses: import cost on a cold start (chalicelib/core/records.py).
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ OPT_OUT_VALUE = "NOTARGET"
 _ENTRY = re.compile(r"^([0-9]{1,18})-1-([0-9]{1,15})$")
 
 
-# Not a dataclass: import cost on a cold start (chalicelib/records.py).
+# Not a dataclass: import cost on a cold start (chalicelib/core/records.py).
 class SyncEntry(NamedTuple):
     dpid: int
     ms: int  # unix milliseconds of the last sync

@@ -16,8 +16,8 @@ from chalicelib.admin.openapi import document
 from chalicelib.admin.schemas import BY_KIND, ResourceSpec
 from chalicelib.admin.service import AdminService, parse_id, parse_paging
 from chalicelib.admin.settings_view import public_settings
-from chalicelib.catalog_cache import CatalogUnavailable
-from chalicelib.services import STORAGE_ERRORS, Services, get_services
+from chalicelib.runtime.catalog_cache import CatalogUnavailable
+from chalicelib.runtime.services import STORAGE_ERRORS, Services, get_services
 
 logger = logging.getLogger("rtdcs.admin")
 View = Callable[..., Response]

@@ -10,7 +10,7 @@ from chalice import Response
 
 from chalicelib.admin.profiles import delete_profile, export_profile, uuid_for_id
 from chalicelib.handlers.admin import admin_view, json_response
-from chalicelib.services import Services
+from chalicelib.runtime.services import Services
 
 
 def _profile_by_id(services: Services, request: Any) -> Response:

@@ -7,9 +7,10 @@ from typing import Any, Mapping
 
 from chalice import Response
 
-from chalicelib.catalog_cache import CatalogUnavailable
-from chalicelib.routes.assets import HTML, static_asset
-from chalicelib.services import get_services
+from chalicelib.dcs.assets import static_asset
+from chalicelib.dcs.content_types import HTML
+from chalicelib.runtime.catalog_cache import CatalogUnavailable
+from chalicelib.runtime.services import get_services
 
 _DEST_CSP = (
     "default-src 'none'; script-src 'self'; connect-src 'self'; img-src https: data:; "

@@ -9,8 +9,8 @@ from typing import Any, Mapping
 
 from chalice import Response
 
-from chalicelib import observability
 from chalicelib.config import Settings
+from chalicelib.dcs.content_types import FORM_TYPES
 from chalicelib.dcs.cookies import UUID_COOKIE_DAYS, parse_cookie_header, set_cookie
 from chalicelib.dcs.errors import error
 from chalicelib.dcs.ids import new_tid
@@ -20,8 +20,8 @@ from chalicelib.dcs.response import render
 from chalicelib.handlers.common import gif_response, parse_dcs_request
 from chalicelib.pipeline import EventInput, EventResult
 from chalicelib.providers.fanout import Outcome
-from chalicelib.routes.dcs import FORM_TYPES
-from chalicelib.services import get_services
+from chalicelib.runtime import observability
+from chalicelib.runtime.services import get_services
 
 logger = logging.getLogger("rtdcs.event")
 

@@ -16,7 +16,7 @@ from chalicelib.dcs.ids import OPT_OUT_VALUE
 from chalicelib.dcs.params import ParsedRequest
 from chalicelib.destinations.syncs import SYNC_COOKIE_DAYS, updated_sync_cookie
 from chalicelib.handlers.common import gif_response, parse_dcs_request
-from chalicelib.services import get_services
+from chalicelib.runtime.services import get_services
 
 logger = logging.getLogger("rtdcs.privacy")
 OPT_OUT_COOKIE_DAYS = 3650

@@ -8,26 +8,25 @@ collaborators are built lazily on the first message and reused by the container;
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from typing import Any
 
 from botocore.config import Config
 
-from chalicelib import aws
-from chalicelib.config import Settings
+from chalicelib.config import Settings, WorkerSettings, aws_endpoint_url
 from chalicelib.destinations.compiled import DestinationCatalog, destinations_for
 from chalicelib.destinations.s2s_delivery import (
-    DEFAULT_RETRY_DELAY_S,
-    DEFAULT_TIMEOUT_S,
     DeadLetters,
     S2SConsumer,
     S2SSender,
 )
-from chalicelib.env_cached import EnvCached
 from chalicelib.providers.http_session import AddressGuard, make_session
 from chalicelib.providers.secrets import SecretResolver
-from chalicelib.services import get_services
+from chalicelib.runtime import aws
+from chalicelib.runtime.catalog_cache import CatalogCache
+from chalicelib.runtime.env_cached import EnvCached
+from chalicelib.store.catalog import CatalogRepository
+from chalicelib.store.dynamo import table
 
 logger = logging.getLogger("rtdcs.s2s")
 
@@ -39,14 +38,10 @@ class S2SRuntime:
     consumer: S2SConsumer
 
 
-def _env_float(name: str, default: float) -> float:
-    raw = os.environ.get(name, "")
-    return float(raw) if raw.strip() else default
-
-
 def build_runtime() -> S2SRuntime:
     settings = Settings.from_env()
-    dlq_url = os.environ.get("RTDCS_S2S_DLQ_URL", "")
+    worker = WorkerSettings.from_env()
+    dlq_url = worker.s2s_dlq_url
     if not dlq_url:
         raise RuntimeError("RTDCS_S2S_DLQ_URL is not set")
     sqs = aws.client("sqs", config=_SQS_CONFIG)
@@ -55,21 +50,23 @@ def build_runtime() -> S2SRuntime:
         make_session(pool_size=8, guard=AddressGuard(settings.provider_http_hosts)),
         secrets,
         http_hosts=settings.provider_http_hosts,
-        timeout_s=_env_float("RTDCS_S2S_TIMEOUT_SECONDS", DEFAULT_TIMEOUT_S),
-        retry_delay_s=_env_float("RTDCS_S2S_RETRY_DELAY_SECONDS", DEFAULT_RETRY_DELAY_S),
+        timeout_s=worker.s2s_timeout_s,
+        retry_delay_s=worker.s2s_retry_delay_s,
     )
 
+    # Only the catalog: not the /event wiring (profiles, providers, id map) it does not use.
+    catalog_cache = CatalogCache(CatalogRepository(table(settings.catalog_table)),
+                                 settings.catalog_refresh_seconds)
+
     def catalog() -> DestinationCatalog:
-        return destinations_for(get_services().catalog.get())
+        return destinations_for(catalog_cache.get())
 
     return S2SRuntime(S2SConsumer(catalog, sender, DeadLetters(sqs, dlq_url),
                                   partner_id=settings.partner_id))
 
 
 def _runtime_key() -> tuple[object, ...]:
-    return (Settings.from_env(), os.environ.get("AWS_ENDPOINT_URL"),
-            os.environ.get("RTDCS_S2S_DLQ_URL"), os.environ.get("RTDCS_S2S_TIMEOUT_SECONDS"),
-            os.environ.get("RTDCS_S2S_RETRY_DELAY_SECONDS"))
+    return (Settings.from_env(), WorkerSettings.from_env(), aws_endpoint_url())
 
 
 _runtime = EnvCached(build_runtime, _runtime_key)

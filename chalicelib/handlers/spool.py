@@ -10,14 +10,13 @@ why (``to_dead_letter_queue: true``).
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib import observability
-from chalicelib.config import Settings
-from chalicelib.env_cached import EnvCached
-from chalicelib.spool.queue import QUEUE_URL_ENV, sqs_client
+from chalicelib.config import Settings, aws_endpoint_url
+from chalicelib.runtime import observability
+from chalicelib.runtime.env_cached import EnvCached
+from chalicelib.spool.queue import sqs_client
 from chalicelib.spool.replay import SpoolRecord, replay_batch
 from chalicelib.store.dynamo import table, write_table
 from chalicelib.store.profiles import ProfileRepository
@@ -43,12 +42,10 @@ def build_runtime() -> SpoolRuntime:
         write_table=write_table(settings.profiles_table),
         metrics=sink,
     )
-    return SpoolRuntime(profiles, sink, sqs_client(), os.environ.get(QUEUE_URL_ENV, ""))
+    return SpoolRuntime(profiles, sink, sqs_client(), settings.spool_queue_url)
 
 
-_runtime = EnvCached(build_runtime, lambda: (os.environ.get("RTDCS_PROFILES_TABLE"),
-                                             os.environ.get(QUEUE_URL_ENV),
-                                             os.environ.get("AWS_ENDPOINT_URL")))
+_runtime = EnvCached(build_runtime, lambda: (Settings.from_env(), aws_endpoint_url()))
 get_runtime = _runtime.get
 install = _runtime.install
 

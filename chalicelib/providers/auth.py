@@ -31,7 +31,7 @@ class AuthConfigError(ValueError):
     """An ``auth`` object is malformed. The message never holds a secret (there is none)."""
 
 
-# Not a dataclass: import cost on a cold start (chalicelib/records.py).
+# Not a dataclass: import cost on a cold start (chalicelib/core/records.py).
 class AuthSpec(NamedTuple):
     type: str  # hmac | bearer
     secret_ref: str

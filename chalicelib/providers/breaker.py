@@ -28,7 +28,7 @@ class Permit(Enum):
     DENY = "deny"
 
 
-# Not a dataclass: import cost on a cold start (chalicelib/records.py).
+# Not a dataclass: import cost on a cold start (chalicelib/core/records.py).
 class BreakerPolicy(NamedTuple):
     failure_streak: int = 5
     window: int = 20

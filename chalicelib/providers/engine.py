@@ -30,7 +30,7 @@ def default_ssm_client() -> Any:
     """
     from botocore.config import Config
 
-    from chalicelib import aws
+    from chalicelib.runtime import aws
 
     config = Config(connect_timeout=1, read_timeout=1, retries={"max_attempts": 2})
     return aws.client("ssm", config=config)

@@ -17,7 +17,7 @@ from chalicelib.providers.auth import AuthConfigError, AuthSpec, parse_auth
 from chalicelib.rules.catalog import CompiledCatalog, ProviderDef
 
 
-# Not a dataclass: import cost on a cold start (chalicelib/records.py).
+# Not a dataclass: import cost on a cold start (chalicelib/core/records.py).
 class ProviderExtras(NamedTuple):
     auth: AuthSpec | None = None
     max_qps: int | None = None

@@ -21,7 +21,7 @@ class ContractError(ValueError):
         self.kind = kind
 
 
-# Not a dataclass: import cost on a cold start (chalicelib/records.py).
+# Not a dataclass: import cost on a cold start (chalicelib/core/records.py).
 class ProviderAnswer(NamedTuple):
     realize: tuple[str, ...]  # provider segment ids with Status 1
     remove: tuple[str, ...]  # ... with Status 0

@@ -18,11 +18,12 @@ A secret value is never logged and never put in an exception message.
 from __future__ import annotations
 
 import functools
-import os
 import re
 import threading
 import time
 from typing import Any, Callable, Iterable, Mapping, NamedTuple
+
+from chalicelib.config import environment
 
 Clock = Callable[[], float]
 _ENV_NAME_RE = re.compile(r"^[A-Z_][A-Z0-9_]*$")
@@ -32,7 +33,7 @@ class SecretUnavailable(RuntimeError):
     """The reference cannot be resolved now. Names the reference, never a value."""
 
 
-# Not a dataclass: import cost on a cold start (chalicelib/records.py).
+# Not a dataclass: import cost on a cold start (chalicelib/core/records.py).
 class _Entry(NamedTuple):
     value: str | None  # None: the last fetch failed and nothing was ever read
     fetched_at: float
@@ -88,7 +89,7 @@ class SecretResolver:
         except ValueError as exc:
             raise SecretUnavailable(f"secretRef {ref!r}: {exc}") from None
         if source == "env":
-            env = os.environ if self._env is None else self._env
+            env = environment() if self._env is None else self._env
             value = env.get(name)
             if not value:
                 raise SecretUnavailable(f"secretRef {ref!r}: environment variable not set")

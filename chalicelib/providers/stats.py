@@ -35,7 +35,7 @@ _SKIP_FOR_KIND = {"cached": "cache_hit"}
 
 
 class _ProviderStats:
-    # Not a dataclass: import cost on a cold start (chalicelib/records.py).
+    # Not a dataclass: import cost on a cold start (chalicelib/core/records.py).
     __slots__ = ("name", "calls", "answers", "empty_answers", "timeouts", "timeouts_by",
                  "errors", "skips", "latencies", "next_slot", "histogram", "ewma_ms")
 

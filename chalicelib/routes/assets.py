@@ -6,37 +6,17 @@ The files are served from here; what needs the settings or the catalog is in
 
 from __future__ import annotations
 
-import functools
-from pathlib import Path
-
 from chalice import Blueprint, Response
+
+from chalicelib.dcs.assets import static_asset
+from chalicelib.dcs.content_types import HTML, JS
 
 assets = Blueprint(__name__)
 
-_STATIC = Path(__file__).resolve().parent.parent / "static"
-JS = "application/javascript; charset=utf-8"
-HTML = "text/html; charset=utf-8"
 _DEMO_CSP = (
     "default-src 'self'; script-src 'self'; connect-src 'self'; img-src 'self' https: data:; "
     "style-src 'self' 'unsafe-inline'; frame-src 'self' https:"
 )
-
-
-@functools.lru_cache(maxsize=None)
-def _static(name: str) -> str:
-    """Read once per container: these files ship inside chalicelib/."""
-    return (_STATIC / name).read_text(encoding="utf-8")
-
-
-def static_asset(
-    name: str, content_type: str, max_age: int, extra: dict[str, str] | None = None
-) -> Response:
-    headers: dict[str, str | list[str]] = {
-        "Content-Type": content_type,
-        "Cache-Control": f"public, max-age={max_age}",
-    }
-    headers.update(extra or {})
-    return Response(body=_static(name), status_code=200, headers=headers)
 
 
 @assets.route("/tag.js", methods=["GET"])

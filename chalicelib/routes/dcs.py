@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from chalice import Blueprint, Response
 
-dcs = Blueprint(__name__)
+from chalicelib.dcs.content_types import FORM_TYPES
 
-FORM_TYPES = ("application/x-www-form-urlencoded", "text/plain")
+dcs = Blueprint(__name__)
 # GET requests carry no Content-Type and Chalice then assumes application/json, so that type
 # must be routable; POST bodies of any type but the two form types get 415 in the handler.
 _ROUTE_TYPES = [*FORM_TYPES, "application/json"]

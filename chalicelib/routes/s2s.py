@@ -6,24 +6,24 @@ to wire the event source at deploy time: export it when running ``chalice deploy
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
+
+from chalicelib.config import WorkerSettings
 
 if TYPE_CHECKING:
     from chalicelib.handlers.s2s import S2SRuntime
 
 s2s = Blueprint(__name__)
 
-DEFAULT_QUEUE_NAME = "rtdcs-dev-s2s"
 # Each message holds up to 10 visitors already; 10 records a batch keeps a run bounded:
 # at worst 10 groups x 2 attempts x 3 s (set the function's lambda_timeout above 60 s).
 BATCH_SIZE = 10
 
 
 @s2s.on_sqs_message(
-    queue=os.environ.get("RTDCS_S2S_QUEUE_NAME") or DEFAULT_QUEUE_NAME,
+    queue=WorkerSettings.from_env().s2s_queue_name,
     batch_size=BATCH_SIZE,
     name="s2s_delivery",
 )

@@ -6,23 +6,22 @@ source from it at deploy/package time, with the stage's environment variables se
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
+
+from chalicelib.config import WorkerSettings
 
 if TYPE_CHECKING:
     from chalicelib.handlers.spool import SpoolRuntime
 
 spool = Blueprint(__name__)
 
-QUEUE_NAME_ENV = "RTDCS_SPOOL_QUEUE_NAME"
-DEFAULT_QUEUE_NAME = "rtdcs-local-spool"
 BATCH_SIZE = 10
 
 
 @spool.on_sqs_message(
-    queue=os.environ.get(QUEUE_NAME_ENV) or DEFAULT_QUEUE_NAME,
+    queue=WorkerSettings.from_env().spool_queue_name,
     batch_size=BATCH_SIZE,
     name="spool_replay",
 )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import gc
 from typing import Any, Mapping, NamedTuple, Sequence
 
-from chalicelib.records import slots_repr
+from chalicelib.core.records import slots_repr
 from chalicelib.rules.safe_regex import RegexBudget
 from chalicelib.rules.scanner import RuleError
 from chalicelib.rules.segment_index import SegmentIndex
@@ -28,7 +28,7 @@ DEFAULT_TRAIT_TTL_DAYS = 120
 MAX_TRAIT_TTL_DAYS = 3650
 
 
-# Not dataclasses: import cost on a cold start (chalicelib/records.py). TraitDef and
+# Not dataclasses: import cost on a cold start (chalicelib/core/records.py). TraitDef and
 # SegmentDef keep __slots__ and a plain __init__ (a 100,000-trait catalog: bench/rules.py).
 class TraitDef:
     __slots__ = ("sid", "name", "trait_type", "data_source_id", "ttl_days", "rule", "keys",

@@ -65,7 +65,7 @@ class RegexRejected(ValueError):
         self.offset = offset
 
 
-# Not dataclasses: import cost on a cold start (chalicelib/records.py).
+# Not dataclasses: import cost on a cold start (chalicelib/core/records.py).
 class _Quant:
     __slots__ = ("low", "high", "text")
 

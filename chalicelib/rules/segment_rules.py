@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Mapping, NamedTuple, Sequence, Union
 
-from chalicelib.records import SlotRecord
+from chalicelib.core.records import SlotRecord
 from chalicelib.rules.scanner import WHITESPACE, RuleError, Scanner
 
 MAX_SEGMENT_RULE_CHARS = 65536
@@ -27,7 +27,7 @@ _INT = re.compile(r"[0-9]+")
 _KEYWORDS = frozenset({"and", "or", "not", "frequency"})
 
 
-# The AST nodes are slotted records (chalicelib/records.py): equality and hashing include
+# The AST nodes are slotted records (chalicelib/core/records.py): equality and hashing include
 # the type (SAnd(x, y) != SOr(x, y)).
 class TraitRef(SlotRecord):
     __slots__ = ("sid",)

@@ -53,7 +53,7 @@ Form = Union[frozenset, Evaluator]
 
 class _KeyIndex:
     """Exact atoms of one signal key (not a dataclass: import cost on a cold
-    start, chalicelib/records.py)."""
+    start, chalicelib/core/records.py)."""
 
     __slots__ = ("eq_text", "eq_num", "rel", "words", "prefix", "prefix_lens", "suffix",
                  "suffix_lens")

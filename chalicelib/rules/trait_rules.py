@@ -13,7 +13,7 @@ import re
 from decimal import Decimal
 from typing import Mapping, Sequence, Union
 
-from chalicelib.records import SlotRecord, slots_repr
+from chalicelib.core.records import SlotRecord, slots_repr
 from chalicelib.rules.safe_regex import RegexRejected, SafeRegex, check_pattern
 from chalicelib.rules.scanner import RuleError, Scanner
 
@@ -43,7 +43,7 @@ _NUMERIC_VALUE = re.compile(r"^\s*[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)\s*$")
 _WORD = re.compile(r"\w+")
 
 
-# The AST nodes are slotted records (chalicelib/records.py): equality and hashing include
+# The AST nodes are slotted records (chalicelib/core/records.py): equality and hashing include
 # the type (And(x, y) != Or(x, y)); TraitIndex keys its atoms on Predicate.
 class Predicate:
     # op is one of: < <= > >= == != contains startswith endswith matcheswords matchesregex

@@ -1,7 +1,7 @@
 """Spool messages: one event's profile changes as JSON (version 1).
 
 ``SpooledWrite`` is a NamedTuple, not a dataclass: import cost on a cold start
-(chalicelib/records.py).
+(chalicelib/core/records.py).
 """
 
 from __future__ import annotations

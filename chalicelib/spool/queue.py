@@ -11,7 +11,6 @@ from typing import Any, Callable
 from chalicelib.spool.codec import encode
 from chalicelib.store.profiles import ProfileChanges
 
-QUEUE_URL_ENV = "RTDCS_SPOOL_QUEUE_URL"
 logger = logging.getLogger("rtdcs.spool")
 
 
@@ -64,7 +63,7 @@ def sqs_client() -> Any:
             if _sqs_client is None:
                 from botocore.config import Config
 
-                from chalicelib import aws
+                from chalicelib.runtime import aws
 
                 config = Config(
                     connect_timeout=1,

@@ -33,7 +33,7 @@ class ConcurrentChange(RuntimeError):
     """The catalog moved (or the object changed) between the checks and the write."""
 
 
-# Not a dataclass: import cost on a cold start (chalicelib/records.py).
+# Not a dataclass: import cost on a cold start (chalicelib/core/records.py).
 class Snapshot(NamedTuple):
     """Every catalog object at one version, read with strong consistency."""
 

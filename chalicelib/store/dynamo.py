@@ -16,7 +16,7 @@ from typing import Any
 
 from botocore.config import Config
 
-from chalicelib import aws
+from chalicelib.runtime import aws
 
 _lock = threading.Lock()
 _resources: dict[str, Any] = {}

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Mapping, Sequence
 
-from chalicelib.identity import DeclaredId
+from chalicelib.identity.values import DeclaredId
 
 LINK_LIFETIME_SECONDS = 120 * 86400
 MAX_UUIDS_PER_ID = 100
@@ -28,7 +28,7 @@ def link_key(dpid: int, dpuuid: str) -> str:
 
 
 class LinkRecord:
-    # Not a dataclass: import cost on a cold start (chalicelib/records.py).
+    # Not a dataclass: import cost on a cold start (chalicelib/core/records.py).
     __slots__ = ("uuids", "opted_out")
 
     def __init__(self, uuids: dict[str, int] | None = None, opted_out: bool = False) -> None:

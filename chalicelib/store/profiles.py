@@ -43,7 +43,7 @@ from typing import Any, Callable, Literal, Mapping, NamedTuple, Protocol
 from boto3.dynamodb.types import Binary, TypeDeserializer
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.records import SlotRecord
+from chalicelib.core.records import SlotRecord
 from chalicelib.store.compaction import (
     GUARD_KEEP,
     GUARD_WINDOW_SECONDS,
@@ -120,7 +120,7 @@ def consent_key(consent_string: str | None) -> str:
     return hashlib.sha256(consent_string.encode("utf-8")).hexdigest()[:16]
 
 
-# Not dataclasses: import cost on a cold start (chalicelib/records.py).
+# Not dataclasses: import cost on a cold start (chalicelib/core/records.py).
 
 
 class CachedAnswer(NamedTuple):

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from chalicelib import observability
+from chalicelib.runtime import observability
 from chalicelib.routes import spool as spool_routes
 from tests.routes.conftest import client, profiles_table, simulator, tables  # noqa: F401
 

@@ -151,18 +151,17 @@ def test_simulator_hang_does_not_block_other_calls(simulator: ProviderSimulator)
 
     def call_hanging() -> None:
         try:
-            _post(client.provider_url("slow"), REQUEST, timeout=0.5)
+            _post(client.provider_url("slow"), REQUEST, timeout=2.0)
         except OSError as exc:  # the client gives up: the simulator never answered
             outcome["error"] = exc
 
     hanging = threading.Thread(target=call_hanging)
     hanging.start()
     time.sleep(0.05)
-    started = time.perf_counter()
     status, _ = _post(client.provider_url("fast"), REQUEST)
     assert status == 200
-    assert time.perf_counter() - started < 0.4
-    hanging.join(timeout=5)
+    assert hanging.is_alive()  # the fast call was answered while the hanging one still hung
+    hanging.join(timeout=10)
     assert "error" in outcome
 
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from chalicelib import observability
-from chalicelib.observability import EventObserver, MetricsSink, sanitize
+from chalicelib.runtime import observability
+from chalicelib.runtime.observability import EventObserver, MetricsSink, sanitize
 
 TOKEN = "admin-token-7f3a9c1d2e"
 P_VALUE = "hunter2-private-value"

@@ -29,7 +29,7 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import make_server
 
-from chalicelib import services
+from chalicelib.runtime import services
 from chalicelib.dcs.ids import new_uuid
 from chalicelib.dcs.params import parse_request
 from chalicelib.pipeline import EventInput

@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 import requests
 
+from chalicelib.spool.codec import encode
+from chalicelib.store.profiles import ProfileChanges, profile_from_item
 from devtools.provider_sim import SimulatorClient
 from devtools.stack import LocalStack
 
@@ -21,8 +23,6 @@ pytestmark = pytest.mark.integration
 UUID_RE = re.compile(r"^[0-9]{38}$")
 COOKIE = "rtdcs_uuid"
 HTTP_TIMEOUT_S = 10
-# The response must be sent by the real-time budget plus a small overhead (provider-contract 5).
-OVERHEAD_S = 0.100
 
 FAST_80MS = {
     "latency_ms": 80,
@@ -83,10 +83,6 @@ def _count_items(table: Any) -> int:
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
-def _budget_s(stack: LocalStack) -> float:
-    return int(stack.env.get("RTDCS_RT_BUDGET_MS", "250")) / 1000.0
-
-
 # ---- (a) identity -----------------------------------------------------------------------
 
 
@@ -127,8 +123,8 @@ def test_realtime_providers_answer_within_budget(
     elapsed = time.perf_counter() - started
     body = _json(resp)
 
-    limit = _budget_s(local_stack) + OVERHEAD_S
-    assert elapsed < limit, f"/event took {elapsed * 1000:.0f} ms with a hanging provider"
+    # Not held by the hang (30 s); the budget itself is measured by bench/event_budget.py.
+    assert elapsed < 1.0, f"/event took {elapsed * 1000:.0f} ms with a hanging provider"
     calls = sim.calls()
     assert calls.get("slow", 0) > calls_before.get("slow", 0), "SlowData was never called"
     assert calls.get("fast", 0) > calls_before.get("fast", 0), "FastData was never called"
@@ -158,7 +154,38 @@ def test_event_writes_the_profile(
     item = table.get_item(Key={"uuid": uuid}, ConsistentRead=True).get("Item")
     assert item is not None, f"no profile item for {uuid}"
     assert item["uuid"] == uuid
-    assert "sqs-poller" in local_stack.pids() and not local_stack.dead_children()  # spool drains
+
+
+def test_the_poller_drains_the_spool_into_the_profile(
+    local_stack: LocalStack, stack_dynamodb: Any
+) -> None:
+    """A write the event could not make (spooled by the app's own codec) reaches the table
+    through the stack's SQS poller and the real replay handler, and leaves the queue."""
+    uuid = "7" * 38
+    now = time.time()
+    body = encode(uuid, ProfileChanges(now, event_id="spool-drain", add_stamps={1001: int(now)}),
+                  reason="test", spooled_at=now)
+    sqs = local_stack.client("sqs")
+    queue_url = local_stack.env["RTDCS_SPOOL_QUEUE_URL"]
+    sqs.send_message(QueueUrl=queue_url, MessageBody=body)
+    table = stack_dynamodb.Table(local_stack.tables["profiles"])
+    item = None
+    for _ in range(150):  # the poller long-polls: up to 30 s, usually well under 1 s
+        item = table.get_item(Key={"uuid": uuid}, ConsistentRead=True).get("Item")
+        if item is not None:
+            break
+        time.sleep(0.2)
+    assert item is not None, f"the spooled write never arrived (logs: {local_stack.log_dir})"
+    assert 1001 in profile_from_item(item, time.time()).traits
+    attributes = ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible")
+    left = None
+    for _ in range(50):  # the poller deletes the message right after the handler returns
+        counts = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=list(attributes))
+        left = sum(int(counts["Attributes"][name]) for name in attributes)
+        if left == 0:
+            break
+        time.sleep(0.1)
+    assert left == 0
 
 
 # ---- (d) bad input ----------------------------------------------------------------------

@@ -20,7 +20,7 @@ from typing import Any
 import boto3
 import pytest
 
-from chalicelib import observability
+from chalicelib.runtime import observability
 from chalicelib.routes import spool as spool_routes
 from chalicelib.store.dynamo import write_table
 from chalicelib.store.profiles import profile_from_item

@@ -11,7 +11,7 @@ from chalice.test import Client
 from moto import mock_aws
 
 from app import app
-from chalicelib import services
+from chalicelib.runtime import services
 from devtools.provider_sim import ProviderSimulator
 from devtools.seed import seed
 from infra.bootstrap import create_data_stack, settings_env

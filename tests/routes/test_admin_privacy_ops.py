@@ -101,7 +101,7 @@ def test_a_spooled_write_replayed_after_a_delete_does_not_bring_the_profile_back
 ) -> None:
     import time
 
-    from chalicelib import services
+    from chalicelib.runtime import services
     from chalicelib.store.profiles import ProfileChanges
 
     uuid = _event(client, "c_section=sports")["uuid"]

@@ -14,7 +14,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from chalicelib import services
+from chalicelib.runtime import services
 from chalicelib.store.catalog import CatalogRepository
 from tests.ddb_hooks import dynamodb_hook
 

@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 import boto3
 import pytest
 
-from chalicelib import services
+from chalicelib.runtime import services
 from chalicelib.dcs.ids import new_uuid
 from chalicelib.dcs.params import parse_request
 from chalicelib.pipeline import EventInput, EventPipeline, EventResult

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from chalicelib.warmup import init_is_prepaid, preload
+from chalicelib.runtime.warmup import init_is_prepaid, preload
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -20,7 +20,7 @@ def spy(self, *args, **kwargs):
     return original(self, *args, **kwargs)
 botocore.session.Session.create_client = spy
 import app
-from chalicelib import services
+from chalicelib.runtime import services
 from chalicelib.store import dynamo
 print(created, dynamo._resources == {}, services._services is None)
 """
@@ -43,7 +43,7 @@ names = ("chalicelib.handlers.event", "chalicelib.handlers.admin", "chalicelib.h
          "chalicelib.handlers.s2s", "chalicelib.pipeline", "chalicelib.admin.schemas",
          "chalicelib.rules.catalog", "requests")
 loaded = [name for name in names if name in sys.modules]
-services = sys.modules.get("chalicelib.services")
+services = sys.modules.get("chalicelib.runtime.services")
 if services is not None and services._services is not None:
     loaded.append("services-built")
 print(",".join(loaded) or "-")

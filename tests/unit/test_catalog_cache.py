@@ -11,7 +11,7 @@ from typing import Callable
 
 import pytest
 
-from chalicelib.catalog_cache import CatalogCache, CatalogUnavailable
+from chalicelib.runtime.catalog_cache import CatalogCache, CatalogUnavailable
 from chalicelib.store.catalog import KINDS
 
 

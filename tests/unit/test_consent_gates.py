@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib.config import Settings, consent_settings
 from chalicelib.consent import (
     CmpAllowlist,
     ConsentDecision,
@@ -58,7 +59,7 @@ def _not_applying(decision: ConsentDecision) -> None:
 
 # -- settings --------------------------------------------------------------------------------
 def test_settings_from_env_reads_every_variable() -> None:
-    settings = ConsentSettings.from_env(
+    settings = consent_settings(
         {
             "RTDCS_TCF_VENDOR_ID": "755",
             "RTDCS_TCF_REQUIRED_PURPOSES": " 4, 1,3,1 ",
@@ -75,7 +76,7 @@ def test_settings_from_env_reads_every_variable() -> None:
 def test_settings_defaults_when_unset_or_blank() -> None:
     for env in ({}, {"RTDCS_TCF_VENDOR_ID": " ", "RTDCS_TCF_REQUIRED_PURPOSES": ",",
                      "RTDCS_TCF_CMP_ALLOWLIST": "", "RTDCS_TCF_GDPR_DEFAULT": ""}):
-        settings = ConsentSettings.from_env(env)
+        settings = consent_settings(env)
         assert settings == ConsentSettings(
             vendor_id=None, required_purposes=None, cmp_allowlist=None, gdpr_default=0
         )
@@ -84,7 +85,7 @@ def test_settings_defaults_when_unset_or_blank() -> None:
 def test_settings_from_process_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RTDCS_TCF_VENDOR_ID", "12")
     monkeypatch.setenv("RTDCS_TCF_GDPR_DEFAULT", "true")
-    settings = ConsentSettings.from_env()
+    settings = Settings.from_env().consent
     assert settings.vendor_id == 12 and settings.gdpr_default == 1
 
 
@@ -105,7 +106,7 @@ def test_settings_from_process_environment(monkeypatch: pytest.MonkeyPatch) -> N
 )
 def test_malformed_settings_raise_naming_the_variable(name: str, value: str) -> None:
     with pytest.raises(ValueError, match=name):
-        ConsentSettings.from_env({name: value})
+        consent_settings({name: value})
 
 
 def test_cmp_listed_both_ways_counts_as_deleted() -> None:

@@ -1,8 +1,8 @@
-"""chalicelib/env_cached.py: built once, rebuilt when its key changes, replaceable by tests."""
+"""chalicelib/runtime/env_cached.py: built once, rebuilt when its key changes, replaceable by tests."""
 
 from __future__ import annotations
 
-from chalicelib.env_cached import EnvCached
+from chalicelib.runtime.env_cached import EnvCached
 
 
 def test_built_once_per_key_and_rebuilt_when_the_key_changes() -> None:

@@ -1,10 +1,10 @@
-"""chalicelib/records.py: the base of the slotted value classes (AST nodes, settings)."""
+"""chalicelib/core/records.py: the base of the slotted value classes (AST nodes, settings)."""
 
 from __future__ import annotations
 
 import pytest
 
-from chalicelib.records import SlotRecord
+from chalicelib.core.records import SlotRecord
 
 
 class Pair(SlotRecord):

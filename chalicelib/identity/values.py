@@ -1,6 +1,6 @@
 """Identity value types shared by the protocol layer and the stores (no dependencies).
 
-A NamedTuple, not a dataclass: import cost on a cold start (chalicelib/records.py).
+A NamedTuple, not a dataclass: import cost on a cold start (chalicelib/core/records.py).
 """
 
 from __future__ import annotations

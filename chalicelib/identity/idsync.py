@@ -6,7 +6,6 @@ import time
 from typing import Any, Callable, Mapping
 from urllib.parse import quote
 
-from chalicelib.catalog_cache import CatalogUnavailable
 from chalicelib.config import Settings
 from chalicelib.consent.gates import evaluate_consent, vendor_allowed
 from chalicelib.dcs.declared_ids import SEPARATOR, DataSources, parse_one
@@ -15,15 +14,16 @@ from chalicelib.dcs.ids import OPT_OUT_VALUE, is_valid_uuid, new_uuid
 from chalicelib.dcs.numbers import ascii_int
 from chalicelib.dcs.params import ParsedRequest
 from chalicelib.dcs.redirects import redirect_target
-from chalicelib.identify import IdMap
-from chalicelib.identity import DeclaredId
+from chalicelib.identity.resolve import IdMap
+from chalicelib.identity.values import DeclaredId
 from chalicelib.pipeline import CatalogProvider, Profiles, data_sources
+from chalicelib.runtime.catalog_cache import CatalogUnavailable
 from chalicelib.store.idmap import LinkRecord
 from chalicelib.store.profiles import Profile, ProfileChanges, ProfileWriteFailed
 
 
 class SyncResult:
-    # Not a dataclass: import cost on a cold start (chalicelib/records.py).
+    # Not a dataclass: import cost on a cold start (chalicelib/core/records.py).
     __slots__ = ("errors", "uuid_cookie", "synced_dpid", "redirect", "now", "log")
 
     def __init__(

@@ -20,17 +20,13 @@ being a substring of other loggers' names (``rtdcs-<stage>`` is; plain ``rtdcs``
 from __future__ import annotations
 
 import json
-import os
 import sys
 import threading
 import time
 from typing import IO, Any, Callable, Iterable, Mapping, Protocol, cast
 
-SERVICE_ENV = "POWERTOOLS_SERVICE_NAME"
-NAMESPACE_ENV = "POWERTOOLS_METRICS_NAMESPACE"
-DISABLED_ENV = "POWERTOOLS_METRICS_DISABLED"
-DEFAULT_SERVICE = "rtdcs-local"
-DEFAULT_NAMESPACE = "rtdcs"
+from chalicelib.config import MetricsSettings, environment
+
 REDACTED = "[redacted]"
 
 # Environment variables whose values must never reach a log line.
@@ -66,7 +62,7 @@ def _secret_values(env: Mapping[str, str]) -> list[str]:
 def sanitize(record: Any, env: Mapping[str, str] | None = None) -> Any:
     """A copy of ``record`` without ``p_`` keys (at any depth), secret-looking keys, or any
     value holding a known secret (admin token, AWS secret key, session token)."""
-    secrets = _secret_values(os.environ if env is None else env)
+    secrets = _secret_values(environment() if env is None else env)
     return _clean(record, secrets)
 
 
@@ -107,14 +103,15 @@ class MetricsSink:
             AmazonCloudWatchEMFProvider,
         )
 
-        self.namespace = namespace or os.environ.get(NAMESPACE_ENV) or DEFAULT_NAMESPACE
-        self.service = service or os.environ.get(SERVICE_ENV) or DEFAULT_SERVICE
+        configured = MetricsSettings.from_env()
+        self.namespace = namespace or configured.namespace
+        self.service = service or configured.service
         self._provider = AmazonCloudWatchEMFProvider(
             namespace=self.namespace, service=self.service
         )
         self._emit = emit or _print_line
         if enabled is None:
-            enabled = os.environ.get(DISABLED_ENV, "").lower() not in ("1", "true", "yes")
+            enabled = configured.enabled
         self._enabled = enabled
         self._lock = threading.Lock()
 

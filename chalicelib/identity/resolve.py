@@ -5,7 +5,7 @@ first accepted declared ID with a stored link (its most recent UUID), else a new
 (``d_coppa=1``: stateless instead). Declared-ID opt-outs are found on the same read.
 
 ``Identity`` is a slotted class, not a dataclass: import cost on a cold start
-(chalicelib/records.py).
+(chalicelib/core/records.py).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from chalicelib.dcs.declared_ids import DataSources, parse_declared_ids
 from chalicelib.dcs.errors import DcsError, error
 from chalicelib.dcs.ids import is_valid_uuid, new_uuid
 from chalicelib.dcs.params import ParsedRequest
-from chalicelib.identity import DeclaredId
+from chalicelib.identity.values import DeclaredId
 from chalicelib.store.idmap import LinkRecord
 
 

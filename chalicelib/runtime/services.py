@@ -7,7 +7,6 @@ tables between runs). Tests may ``install`` their own :class:`Services`.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -15,18 +14,18 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib import observability
 from chalicelib.admin.auth import AdminTokenSource
-from chalicelib.catalog_cache import CatalogCache
-from chalicelib.config import Settings
+from chalicelib.config import Settings, aws_endpoint_url
 from chalicelib.destinations.s2s_delivery import S2SQueue
-from chalicelib.idsync import IdSync
-from chalicelib.optout import OptOut
+from chalicelib.identity.idsync import IdSync
 from chalicelib.pipeline import EventPipeline
+from chalicelib.privacy.optout import OptOut
 from chalicelib.providers.engine import build_fanout
 from chalicelib.providers.fanout import ProviderCaller
 from chalicelib.providers.http_session import AddressGuard, make_session
 from chalicelib.providers.stats import StatsRegistry
+from chalicelib.runtime import observability
+from chalicelib.runtime.catalog_cache import CatalogCache
 from chalicelib.spool.queue import SqsSpool, sqs_client
 from chalicelib.spool.queue import reset_for_tests as reset_spool
 from chalicelib.store.catalog import CatalogRepository
@@ -59,7 +58,7 @@ _admin_tokens = AdminTokenSource()
 
 
 class Services:
-    # Not a dataclass: import cost on a cold start (chalicelib/records.py).
+    # Not a dataclass: import cost on a cold start (chalicelib/core/records.py).
     __slots__ = ("settings", "catalog", "catalog_repository", "profiles", "pipeline", "id_sync",
                  "opt_out", "idmap", "provider_stats", "admin_tokens")
 
@@ -141,7 +140,7 @@ def get_services() -> Services:
     if _installed is not None:
         return _installed
     settings = Settings.from_env()
-    key = (settings, os.environ.get("AWS_ENDPOINT_URL"))
+    key = (settings, aws_endpoint_url())
     with _lock:
         if _services is None or _services_key != key:
             _services = build_services(settings)

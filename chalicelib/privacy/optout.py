@@ -6,15 +6,15 @@ import logging
 import time
 from typing import Callable, Mapping, Protocol, Sequence
 
-from chalicelib.catalog_cache import CatalogUnavailable
 from chalicelib.dcs.errors import DcsError, error
 from chalicelib.dcs.ids import is_valid_uuid
 from chalicelib.dcs.params import ParsedRequest
 from chalicelib.destinations.s2s import S2SState, plan_s2s_final
-from chalicelib.identify import declared_ids
-from chalicelib.identity import DeclaredId
+from chalicelib.identity.resolve import declared_ids
+from chalicelib.identity.values import DeclaredId
 from chalicelib.pipeline import CatalogProvider, S2SPublisher, data_sources
 from chalicelib.rules.catalog import EMPTY_CATALOG
+from chalicelib.runtime.catalog_cache import CatalogUnavailable
 from chalicelib.store.idmap import LinkRecord
 from chalicelib.store.profiles import Profile
 
@@ -32,7 +32,7 @@ class OptOutIdMap(Protocol):
 
 
 class OptOutResult:
-    # Not a dataclass: import cost on a cold start (chalicelib/records.py).
+    # Not a dataclass: import cost on a cold start (chalicelib/core/records.py).
     __slots__ = ("errors", "global_opt_out", "opted_out", "now")
 
     def __init__(

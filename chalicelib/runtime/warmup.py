@@ -33,7 +33,7 @@ def preload(modules: tuple[str, ...] = API_HANDLER_MODULES, build: bool = True) 
         importlib.import_module(name)
     if not build:
         return
-    from chalicelib.services import get_services
+    from chalicelib.runtime.services import get_services
 
     try:
         get_services()

@@ -1,0 +1,1 @@
+"""Building blocks with no dependencies, shared by every subsystem."""

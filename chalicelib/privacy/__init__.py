@@ -1,0 +1,1 @@
+"""The visitor's privacy routes: opt-out (/demoptout)."""
