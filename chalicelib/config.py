@@ -80,6 +80,7 @@ class Settings(NamedTuple):
     s2s_queue_url: str  # real-time server-to-server messages (empty: no S2S delivery)
     stage: str = ""  # the chalice stage (``local`` serves the demo's catalog names)
     server_timing: str = "anonymous"  # names | anonymous | off (provider names opt-in)
+    privacy_gpc: str = "honour"  # honour | ignore: Sec-GPC: 1 as a US opt-out
     version: str = "0.1.0"
 
     @classmethod
@@ -120,7 +121,16 @@ class Settings(NamedTuple):
             s2s_queue_url=get("s2s.queue_url", "").strip(),
             stage=get("stage", "").strip(),
             server_timing=_server_timing(get("server_timing", ""), get("stage", "").strip()),
+            privacy_gpc=_privacy_gpc(get("privacy.gpc", "")),
         )
+
+
+def _privacy_gpc(raw: str) -> str:
+    """``honour`` (default) or ``ignore``; anything else is a deployment mistake."""
+    value = raw.strip().lower() or "honour"
+    if value not in ("honour", "ignore"):
+        raise ValueError(f"RTDCS_PRIVACY_GPC: {raw!r} is not honour or ignore")
+    return value
 
 
 def _server_timing(raw: str, stage: str) -> str:

@@ -14,6 +14,12 @@ from typing import Any, Callable, Mapping, NamedTuple, Protocol, Sequence
 
 from chalicelib.config import Settings
 from chalicelib.consent.gates import ConsentDecision, evaluate_consent, vendor_allowed
+from chalicelib.consent.privacy import (
+    PrivacyDecision,
+    evaluate_privacy,
+    signals_from,
+    tcf_inputs,
+)
 from chalicelib.dcs.declared_ids import DataSources
 from chalicelib.dcs.errors import DcsError, error
 from chalicelib.dcs.ids import OPT_OUT_VALUE, is_valid_uuid, new_tid
@@ -130,6 +136,7 @@ class _Context(NamedTuple):
     now: float
     tdpid: int | None | bool
     consent: ConsentDecision
+    privacy: PrivacyDecision
 
 
 class EventPipeline:
@@ -145,6 +152,7 @@ class EventPipeline:
         is_throttle: Callable[[BaseException], bool] = lambda exc: False,
         record_outcomes: Callable[[list[Outcome]], None] = lambda outcomes: None,
         s2s: S2SPublisher | None = None,
+        record_privacy: Callable[[dict[str, Any]], None] = lambda decision: None,
     ) -> None:
         self._settings = settings
         self._catalog = catalog
@@ -155,6 +163,7 @@ class EventPipeline:
         self._is_throttle = is_throttle
         self._record_outcomes = record_outcomes  # provider stats: calls and skips of each event
         self._s2s = s2s
+        self._record_privacy = record_privacy  # /v1/stats/privacy
         self._rate = TokenBucket(settings.rate_max_per_second)
         self._idmap = idmap
 
@@ -173,16 +182,24 @@ class EventPipeline:
         if event.cookies.get(self._settings.cookie_uuid_name) == OPT_OUT_VALUE:
             errors.append(error(171, OPT_OUT_VALUE))
             return self._stopped(parsed, tid, errors)
-        consent = evaluate_consent(
-            parsed.control("gdpr"), parsed.control("gdpr_consent"), self._settings.consent
-        )
+        privacy = evaluate_privacy(signals_from(parsed.control, event.headers),
+                                   honour_gpc=self._settings.privacy_gpc == "honour")
+        gdpr, gdpr_consent = tcf_inputs(parsed.control("gdpr"), parsed.control("gdpr_consent"),
+                                        privacy)
+        consent = evaluate_consent(gdpr, gdpr_consent, self._settings.consent)
         if consent.stopped:
             # No consent (dcs-protocol.md 7): treated as opted out for this request only.
             errors.append(error(consent.error_code or 315))
-            return self._stopped(parsed, tid, errors)
+            stopped = self._stopped(parsed, tid, errors)
+            stopped.log["privacy"] = _privacy_log(privacy, consent, "no_consent")
+            self._record_privacy(stopped.log["privacy"])
+            return stopped
+        if privacy.error_code is not None:
+            # US opt-out or an invalid string: first party only (privacy-signals.md 3).
+            errors.append(error(privacy.error_code, privacy.detail))
         derive_header_signals(parsed, event.headers, precise_geo=consent.precise_geo)
         self._validate_controls(parsed, errors)
-        return self._process(event, tid, errors, consent)
+        return self._process(event, tid, errors, consent, privacy)
 
     # -- steps ----------------------------------------------------------------------------
     def _validate_controls(self, parsed: ParsedRequest, errors: list[DcsError]) -> None:
@@ -197,7 +214,8 @@ class EventPipeline:
             errors.append(error(101, d_mid))
 
     def _process(
-        self, event: EventInput, tid: str, errors: list[DcsError], consent: ConsentDecision
+        self, event: EventInput, tid: str, errors: list[DcsError], consent: ConsentDecision,
+        privacy: PrivacyDecision,
     ) -> EventResult:
         parsed = event.parsed
         now = self._now()
@@ -233,7 +251,7 @@ class EventPipeline:
         stored = profile.copy()  # what the write is conditional on (and applied over)
         profile.synced_ids.update(identity.synced_ids())
         tdpid = _data_source_filter(parsed, data_sources(catalog))
-        ctx = _Context(parsed, catalog, profile, uuid, coppa, tid, now, tdpid, consent)
+        ctx = _Context(parsed, catalog, profile, uuid, coppa, tid, now, tdpid, consent, privacy)
         pending, immediate = self._start_providers(ctx)
         realized = _Realized()
         rule_result = catalog.realize_rule_traits(
@@ -251,7 +269,7 @@ class EventPipeline:
         changes.event_id = tid  # unique per event: lets a replayed write be recognised
         active = catalog.evaluate_segments(live, now)
         changes.segments = frozenset(active | self._frozen_paused(catalog, profile))
-        if uuid:
+        if uuid and privacy.s2s:
             changes.s2s_states = self._publish_s2s(ctx, changes.segments)
         changes.synced_ids = identity.synced_ids()
         if uuid and identity.declared and identity.can_link:
@@ -281,6 +299,8 @@ class EventPipeline:
             now=now,
         )
         result.log = _log_record(tid, uuid, parsed, realized, active, outcomes, errors)
+        result.log["privacy"] = _privacy_log(privacy, consent, privacy.outcome)
+        self._record_privacy(result.log["privacy"])
         return result
 
     def _start_providers(self, ctx: "_Context") -> tuple[PendingFanout | None, list[Outcome]]:
@@ -293,6 +313,10 @@ class EventPipeline:
         immediate: list[Outcome] = []
         for provider in ctx.catalog.providers:
             if provider.status != "active":
+                continue
+            if not ctx.privacy.share:
+                # A US opt-out: no call, and no cached answer of this provider applies either.
+                immediate.append(Outcome(provider.pid, provider.name, "skipped", detail="privacy"))
                 continue
             if ctx.tdpid is not None and ctx.tdpid != provider.data_source_id:
                 immediate.append(Outcome(provider.pid, provider.name, "skipped", detail="tdpid"))
@@ -321,6 +345,8 @@ class EventPipeline:
                 gdpr=ctx.consent.gdpr_flag,
                 gdpr_consent=ctx.consent.consent_string,
                 signals=ctx.parsed.signals,
+                gpp=ctx.privacy.gpp,
+                gpp_sid=ctx.privacy.gpp_sid,
             )
             plans.append(CallPlan(provider, body))
         if not plans:
@@ -415,11 +441,13 @@ class EventPipeline:
             return
         fields["stuff"] = stuff_items(ctx.catalog.cookie_destinations, active, ctx.now)
         proto = page_protocol(ctx.parsed.signals)
+        if not ctx.privacy.sync:
+            return  # a US opt-out: no dests, no ibs (privacy-signals.md 3)
         if ctx.parsed.control("d_dst") == "1":
             fields["dests"] = url_destination_items(
                 ctx.catalog, active, uuid=ctx.uuid or "", synced_ids=ctx.profile.synced_ids,
                 gdpr_flag=ctx.consent.gdpr_flag, consent_string=ctx.consent.consent_string,
-                page_proto=proto, now=ctx.now,
+                page_proto=proto, now=ctx.now, gpp=ctx.privacy.gpp, gpp_sid=ctx.privacy.gpp_sid,
             )
         if not ctx.uuid or ctx.coppa or ctx.parsed.control("d_jsonv") == "0":
             return
@@ -435,6 +463,8 @@ class EventPipeline:
             consent_string=ctx.consent.consent_string,
             page_proto=proto,
             now=ctx.now,
+            gpp=ctx.privacy.gpp,
+            gpp_sid=ctx.privacy.gpp_sid,
         )
         if syncs:
             fields["ibs"] = syncs
@@ -564,3 +594,14 @@ def _log_record(
         ],
         "errors": [e.code for e in errors],
     }
+
+
+def _privacy_log(
+    privacy: PrivacyDecision, consent: ConsentDecision, outcome: str
+) -> dict[str, Any]:
+    """The log line's privacy decision: the signals present (``tcf`` when gdpr applies), the
+    outcome (pass | us_optout | no_consent | invalid), the suppressed activities."""
+    signals = (["tcf"] if consent.applies else []) + list(privacy.present)
+    suppressed = (["collect", "share", "sync", "s2s"] if outcome == "no_consent"
+                  else list(privacy.suppressed))
+    return {"signals": signals, "outcome": outcome, "suppressed": suppressed}

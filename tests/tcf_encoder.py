@@ -159,3 +159,11 @@ def encode_tc_string(
     """The core segment for ``fields`` (with ``changes`` applied), then any extra segments."""
     f = dataclasses.replace(fields if fields is not None else CoreFields(), **changes)
     return ".".join([bits_to_base64url(core_bits(f)), *extra_segments])
+
+
+def disclosed_vendors_segment(ids: Iterable[int], encoding: Encoding = "bitfield") -> str:
+    """A disclosed-vendors segment (SegmentType 1, then a vendor section): mandatory in v2.3."""
+    w = BitWriter()
+    w.uint(1, 3)
+    _vendor_section(w, ids, encoding, None)
+    return bits_to_base64url(w.bits())

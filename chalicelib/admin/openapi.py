@@ -277,6 +277,15 @@ def _operations_paths() -> dict[str, Any]:
             "responses": {"200": _json({"type": "object", "required": ["providers"]},
                                        "Provider statistics"), "401": _error("401")},
         }},
+        "/v1/stats/privacy": {"get": {
+            "operationId": "getPrivacyStats", "tags": ["Operations"],
+            "summary": "Per container: events by privacy outcome (pass, us_optout, no_consent, "
+                       "invalid), by signal present and by suppressed activity",
+            "responses": {"200": _json({"type": "object",
+                                        "required": ["events", "outcomes", "signals",
+                                                     "suppressed"]},
+                                       "Privacy statistics"), "401": _error("401")},
+        }},
     }
 
 

@@ -32,6 +32,10 @@ _PROFILE_PURPOSES = (3, 4)
 # Restriction types that take away the consent legal basis we rely on.
 _BLOCKING_RESTRICTIONS = (RESTRICTION_NOT_ALLOWED, RESTRICTION_REQUIRE_LI)
 
+# TCF v2.3 (IAB, April 2025) made the disclosed-vendors segment mandatory; CMPs had until
+# 28 February 2026. A string last saved from 1 March 2026 (UTC) without it is invalid; older
+# ones were written under v2.2 and stay valid (docs/decisions.md). Deciseconds, as encoded.
+DISCLOSED_VENDORS_REQUIRED_FROM = 17_723_232_000
 MAX_VENDOR_ID = 65535  # 16-bit vendor IDs
 MAX_PURPOSE_ID = 24  # PurposesConsent is 24 bits
 
@@ -129,6 +133,9 @@ def evaluate_consent(
         return _refused(NO_CONSENT, None, None)
     if tc.tcf_policy_version < MIN_TCF_POLICY_VERSION:
         return _refused(NO_CONSENT, tc, consent_param)
+    if tc.disclosed_vendors is None and tc.last_updated >= DISCLOSED_VENDORS_REQUIRED_FROM:
+        # TCF v2.3: a string saved after the transition must carry the disclosed vendors.
+        return _refused(NO_CONSENT, tc, consent_param)
     if settings.cmp_allowlist is not None:
         cmp_error = settings.cmp_allowlist.error_for(tc.cmp_id)
         if cmp_error is not None:
@@ -161,6 +168,8 @@ def _vendor_passes(tc: TCString, vendor_id: int, settings: ConsentSettings) -> b
     """Vendor consent, and the purpose rule with each purpose unrestricted for the vendor."""
     if vendor_id not in tc.vendor_consents:
         return False
+    if tc.disclosed_vendors is not None and vendor_id not in tc.disclosed_vendors:
+        return False  # TCF v2.3: a vendor not disclosed to the user has no consent
 
     def purpose_ok(purpose: int) -> bool:
         return purpose in tc.purposes_consent and not _restricted(tc, vendor_id, purpose)

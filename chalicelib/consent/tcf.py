@@ -1,11 +1,11 @@
 """Decoder for IAB TCF v2 TC strings (core segment), per IAB Tech Lab's "Consent string and
 vendor list formats" v2.2.
 
-Only the core segment (the first, before any ``.``) is decoded; later segments must be
-base64url, and a disclosed- or allowed-vendors segment must hold a whole vendor section (their
-vendors are not used). Runs once per event, so it works on one binary string
-made by C code (base64 -> int -> format) and slices it: a typical string decodes in tens of
-microseconds. Anything that does not decode raises ``ConsentError``.
+The core segment (the first, before any ``.``) and the disclosed-vendors segment (TCF v2.3)
+are decoded; every later segment must be base64url, and an allowed-vendors segment must hold a
+whole vendor section too (its vendors are not used). Runs once per event, so it works on one
+binary string made by C code (base64 -> int -> format) and slices it: a typical string decodes
+in tens of microseconds. Anything that does not decode raises ``ConsentError``.
 """
 
 from __future__ import annotations
@@ -122,6 +122,8 @@ class TCString(NamedTuple):
     vendor_consents: VendorSet
     vendor_legitimate_interests: VendorSet
     publisher_restrictions: tuple[PublisherRestriction, ...]
+    # The disclosed-vendors segment (TCF v2.3: mandatory), None when the string has none.
+    disclosed_vendors: VendorSet | None = None
 
     @property
     def created_at(self) -> datetime:
@@ -140,23 +142,30 @@ def decode_tc_string(text: str) -> TCString:
         raise ConsentError(f"TC string longer than {MAX_TC_STRING_CHARS} characters")
     segments = text.split(".")
     core = _Reader(_core_bits(segments[0])).core()
+    disclosed: VendorSet | None = None
     for segment in segments[1:]:
-        _check_later_segment(segment)
-    return core
+        segment_type, vendors = _later_segment(segment)
+        if segment_type == _DISCLOSED_VENDORS and disclosed is None:
+            disclosed = vendors
+    return core._replace(disclosed_vendors=disclosed) if disclosed is not None else core
 
 
 # Later segments (dot-separated): SegmentType 3 bits. Disclosed (1) and allowed (2) vendors
 # carry a vendor section, which must be whole; the publisher TC segment (3) and unknown types
 # are not read. IAB's reference decoders refuse a truncated vendor segment, so does this.
-_VENDOR_SEGMENT_TYPES = (1, 2)
+_DISCLOSED_VENDORS = 1
+_VENDOR_SEGMENT_TYPES = (_DISCLOSED_VENDORS, 2)
 
 
-def _check_later_segment(segment: str) -> None:
+def _later_segment(segment: str) -> tuple[int, VendorSet | None]:
+    """The segment's type, and its vendor section when it has one."""
     if not segment:
         raise ConsentError("empty TC string segment")
     reader = _Reader(_core_bits(segment))
-    if reader.read(3) in _VENDOR_SEGMENT_TYPES:
-        reader.vendor_section()
+    segment_type = reader.read(3)
+    if segment_type in _VENDOR_SEGMENT_TYPES:
+        return segment_type, reader.vendor_section()
+    return segment_type, None
 
 
 def _core_bits(segment: str) -> str:

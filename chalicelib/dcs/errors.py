@@ -33,6 +33,8 @@ MESSAGES: dict[int, str] = {
     902: "Request too large",
     903: "Redirect target not allowed",
     904: "Request limits exceeded",
+    905: "Third-party sharing suppressed by a privacy signal: {}",
+    906: "Invalid privacy string {}",
 }
 
 _QUOTE_LIMIT = 64

@@ -40,6 +40,7 @@ CONTROL_KEYS = frozenset(
         "d_dpid", "d_dpuuid", "dpid", "dpuuid", "d_sid", "d_unsid", "d_tdpid", "d_tdpid_ic",
         "d_coppa", "d_mid", "d_orgid", "gdpr", "gdpr_consent", "d_event", "d_rd", "d_src",
         "d_site", "d_creative", "d_adgroup", "d_placement", "d_campaign", "d_bust", "redir",
+        "gpp", "gpp_sid", "us_privacy",  # privacy-signals.md 1
     }
 )
 CONTROL_AND_SIGNAL_KEYS = frozenset({"d_nsid", "d_ptfm"})

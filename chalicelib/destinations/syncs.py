@@ -68,8 +68,10 @@ def sync_url(
     consent_string: str | None,
     page_proto: str,
     now: float,
+    gpp: str | None = None,
+    gpp_sid: str = "",
 ) -> str:
-    consent = consent_lookup(gdpr_flag, consent_string)
+    consent = consent_lookup(gdpr_flag, consent_string, gpp, gpp_sid)
     values = {
         "${DD_UUID}": encode(uuid),
         "%DID%": encode(uuid),
@@ -94,6 +96,8 @@ def sync_items(
     now: float,
     synced_at: Mapping[int, float] | None = None,
     limit: int = MAX_SYNCS_PER_RESPONSE,
+    gpp: str | None = None,
+    gpp_sid: str = "",
 ) -> list[dict[str, Any]]:
     """The due ``ibs`` items.
 
@@ -127,7 +131,8 @@ def sync_items(
             "fireURLSync": 1,
             "syncOnPage": 1 if partner.on_page else 0,
             "url": [sync_url(partner, uuid=uuid, gdpr_flag=gdpr_flag,
-                             consent_string=consent_string, page_proto=page_proto, now=now)],
+                             consent_string=consent_string, page_proto=page_proto, now=now,
+                             gpp=gpp, gpp_sid=gpp_sid)],
         }
         for partner in due[:limit]
     ]

@@ -27,6 +27,7 @@ _URI_COMPONENT_SAFE = "-_.!~*'()"
 _MACRO = re.compile(r"%[A-Za-z]+(?:_[A-Za-z0-9]+)*%|\$\{[A-Za-z]+(?:_[A-Za-z0-9]+)*\}")
 _DPID = re.compile(r"%DPID_(\d+)%")
 _CONSENT = re.compile(r"\$\{GDPR_CONSENT_\d+\}")
+_GPP_STRING = re.compile(r"\$\{GPP_STRING_\d+\}")
 
 Lookup = Callable[[str], "str | None"]
 
@@ -47,15 +48,24 @@ def expand(template: str, lookup: Lookup) -> str:
     return _MACRO.sub(replace, template)
 
 
-def consent_lookup(gdpr_flag: int, consent_string: str | None) -> Lookup:
-    """``${GDPR}`` and ``${GDPR_CONSENT_<vendor>}`` (dcs-protocol.md 7, "Forwarding")."""
+def consent_lookup(
+    gdpr_flag: int, consent_string: str | None, gpp: str | None = None, gpp_sid: str = ""
+) -> Lookup:
+    """``${GDPR}`` and ``${GDPR_CONSENT_<vendor>}`` (dcs-protocol.md 7, "Forwarding"),
+    ``${GPP_STRING_<n>}`` and ``${GPP_SID}`` (privacy-signals.md 5; empty when absent)."""
     consent = encode(consent_string) if gdpr_flag == 1 and consent_string else ""
+    gpp_value = encode(gpp) if gpp else ""
+    sid_value = encode(gpp_sid) if gpp else ""
 
     def lookup(token: str) -> str | None:
         if token == "${GDPR}":
             return "1" if gdpr_flag == 1 else "0"
         if _CONSENT.fullmatch(token):
             return consent
+        if token == "${GPP_SID}":
+            return sid_value
+        if _GPP_STRING.fullmatch(token):
+            return gpp_value
         return None
 
     return lookup
@@ -85,13 +95,15 @@ def url_destination_items(
     page_proto: str,
     now: float,
     rnd: Callable[[], str] = default_rnd,
+    gpp: str | None = None,
+    gpp_sid: str = "",
 ) -> list[dict[str, Any]]:
     """The ``dests`` items for a visitor in ``segments`` (after this event) at ``now``.
 
     ``synced_ids``: DPID -> the visitor's id there (``%dpid_<DPID>%``); ``gdpr_flag`` and
     ``consent_string`` as forwarded (section 7); ``page_proto`` fills ``%http_proto%``.
     """
-    consent = consent_lookup(gdpr_flag, consent_string)
+    consent = consent_lookup(gdpr_flag, consent_string, gpp, gpp_sid)
     proto = page_proto if page_proto in ("http", "https") else "https"
     items: list[dict[str, Any]] = []
     for destination in as_destination_catalog(compiled).url_destinations:

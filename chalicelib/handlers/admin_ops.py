@@ -30,6 +30,10 @@ def _provider_stats(services: Services, request: Any) -> Response:
     return json_response(services.provider_stats.snapshot())
 
 
+def _privacy_stats(services: Services, request: Any) -> Response:
+    return json_response(services.privacy_stats.snapshot())
+
+
 def profile_by_id_view(request: Any) -> Response:
     return admin_view(request, _profile_by_id)
 
@@ -40,3 +44,7 @@ def profile_view(request: Any, uuid: str) -> Response:
 
 def provider_stats_view(request: Any) -> Response:
     return admin_view(request, _provider_stats)
+
+
+def privacy_stats_view(request: Any) -> Response:
+    return admin_view(request, _privacy_stats)

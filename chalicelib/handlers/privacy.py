@@ -43,7 +43,8 @@ def _cookie(settings: Settings, name: str, value: str, days: int, now: float) ->
 def handle_ibs(request: Any) -> Response:
     services = get_services()
     settings = services.settings
-    result, cookies = _handled(request, services.id_sync.handle)
+    result, cookies = _handled(
+        request, lambda parsed, jar: services.id_sync.handle(parsed, jar, request.headers))
     if result is None:
         return gif_response(request, [error(0)])
     set_cookies: list[str] = []

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any, Callable, Mapping
 from urllib.parse import quote
 
 from chalicelib.config import Settings
 from chalicelib.consent.gates import evaluate_consent, vendor_allowed
+from chalicelib.consent.privacy import evaluate_privacy, signals_from, tcf_inputs
 from chalicelib.dcs.declared_ids import SEPARATOR, DataSources, parse_one
 from chalicelib.dcs.errors import DcsError, error
 from chalicelib.dcs.ids import OPT_OUT_VALUE, is_valid_uuid, new_uuid
@@ -59,8 +61,17 @@ def _declared(
     return None, error(300, "")
 
 
-def expand_redirect(url: str, uuid: str, gdpr: int, consent: str | None) -> str:
+_GPP_STRING = re.compile(r"\$\{GPP_STRING_\d+\}")
+_NO_HEADERS: Mapping[str, str] = {}
+
+
+def expand_redirect(
+    url: str, uuid: str, gdpr: int, consent: str | None, gpp: str | None = None,
+    gpp_sid: str = "",
+) -> str:
     url = url.replace("${DD_UUID}", uuid).replace("${GDPR}", str(gdpr))
+    url = url.replace("${GPP_SID}", quote(gpp_sid if gpp else "", safe=""))
+    url = _GPP_STRING.sub(lambda _: quote(gpp or "", safe=""), url)
     while "${GDPR_CONSENT_" in url:
         start = url.index("${GDPR_CONSENT_")
         end = url.find("}", start)
@@ -95,7 +106,10 @@ class IdSync:
         self._write_errors: tuple[type[BaseException], ...] = (ProfileWriteFailed,
                                                                *storage_errors)
 
-    def handle(self, parsed: ParsedRequest, cookies: Mapping[str, str]) -> SyncResult:
+    def handle(
+        self, parsed: ParsedRequest, cookies: Mapping[str, str],
+        headers: Mapping[str, str] = _NO_HEADERS,
+    ) -> SyncResult:
         now = self._now()
         result = SyncResult(errors=list(parsed.errors), now=now)
         if parsed.discard:
@@ -114,13 +128,19 @@ class IdSync:
         if declared is None:
             result.errors.append(problem or error(300, ""))
             return result
-        consent = evaluate_consent(
-            parsed.control("gdpr"), parsed.control("gdpr_consent"), self._settings.consent
-        )
+        privacy = evaluate_privacy(signals_from(parsed.control, headers),
+                                   honour_gpc=self._settings.privacy_gpc == "honour")
+        gdpr, gdpr_consent = tcf_inputs(parsed.control("gdpr"), parsed.control("gdpr_consent"),
+                                        privacy)
+        consent = evaluate_consent(gdpr, gdpr_consent, self._settings.consent)
         info = sources.by_id.get(declared.dpid)
         partner_vendor = _int_or_none((info.raw or {}).get("iabVendorId")) if info else None
         if consent.stopped or not vendor_allowed(consent, partner_vendor, self._settings.consent):
             result.errors.append(error(consent.error_code or 315))
+            return result
+        if not privacy.sync:
+            # A US opt-out (or an invalid string): no link and no redirect (privacy-signals 3).
+            result.errors.append(error(privacy.error_code or 905, privacy.detail))
             return result
         uuid: str = cookie if cookie is not None and is_valid_uuid(cookie) else new_uuid()
         # A new UUID has no profile to read (the write is conditional on that, so a collision
@@ -159,7 +179,8 @@ class IdSync:
             # The template (macros only after the authority), then the URL the browser gets.
             target = redirect_target(redir, domains, allow_http)
             if target is not None:
-                final = expand_redirect(target, uuid, consent.gdpr_flag, consent.consent_string)
+                final = expand_redirect(target, uuid, consent.gdpr_flag, consent.consent_string,
+                                        privacy.gpp, privacy.gpp_sid)
                 target = redirect_target(final, domains, allow_http)
             if target is None:
                 result.errors.append(error(903))

@@ -50,6 +50,8 @@ def build_request_body(
     gdpr: int,
     gdpr_consent: str | None,
     signals: Mapping[str, Sequence[str]],
+    gpp: str | None = None,
+    gpp_sid: str = "",
 ) -> bytes:
     body: dict[str, Any] = {
         "AAM_UUID": uuid,
@@ -63,6 +65,9 @@ def build_request_body(
     }
     if gdpr == 1 and gdpr_consent:
         body["gdpr_consent"] = gdpr_consent
+    if gpp:  # privacy-signals.md 5: only sent when sharing is allowed (the caller decides)
+        body["GPP"] = gpp
+        body["GPP_SID"] = gpp_sid
     return json.dumps(body, separators=(",", ":")).encode("utf-8")
 
 

@@ -29,3 +29,10 @@ def provider_stats() -> Response:
     from chalicelib.handlers.admin_ops import provider_stats_view
 
     return provider_stats_view(admin_ops.current_request)
+
+
+@admin_ops.route("/v1/stats/privacy", methods=["GET"], content_types=ANY_TYPE)
+def privacy_stats() -> Response:
+    from chalicelib.handlers.admin_ops import privacy_stats_view
+
+    return privacy_stats_view(admin_ops.current_request)

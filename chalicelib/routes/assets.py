@@ -21,7 +21,7 @@ _DEMO_CSP = (
 
 @assets.route("/tag.js", methods=["GET"])
 def tag_js() -> Response:
-    return static_asset("tag.js", JS, 3600)
+    return static_asset("tag.js", JS, 3600, compact=True)
 
 
 @assets.route("/dest.html", methods=["GET"])

@@ -20,6 +20,7 @@ from chalicelib.destinations.s2s_delivery import S2SQueue
 from chalicelib.identity.idsync import IdSync
 from chalicelib.pipeline import EventPipeline
 from chalicelib.privacy.optout import OptOut
+from chalicelib.privacy.stats import PrivacyStats
 from chalicelib.providers.engine import build_fanout
 from chalicelib.providers.fanout import ProviderCaller
 from chalicelib.providers.http_session import AddressGuard, make_session
@@ -60,7 +61,7 @@ _admin_tokens = AdminTokenSource()
 class Services:
     # Not a dataclass: import cost on a cold start (chalicelib/core/records.py).
     __slots__ = ("settings", "catalog", "catalog_repository", "profiles", "pipeline", "id_sync",
-                 "opt_out", "idmap", "provider_stats", "admin_tokens")
+                 "opt_out", "idmap", "provider_stats", "admin_tokens", "privacy_stats")
 
     def __init__(
         self,
@@ -74,6 +75,7 @@ class Services:
         idmap: IdMapRepository,
         provider_stats: StatsRegistry | None = None,
         admin_tokens: AdminTokenSource | None = None,
+        privacy_stats: PrivacyStats | None = None,
     ) -> None:
         self.settings = settings
         self.catalog = catalog
@@ -85,6 +87,7 @@ class Services:
         self.idmap = idmap
         self.provider_stats = StatsRegistry() if provider_stats is None else provider_stats
         self.admin_tokens = _admin_tokens if admin_tokens is None else admin_tokens
+        self.privacy_stats = PrivacyStats() if privacy_stats is None else privacy_stats
 
 
 def _provider_runtime(exempt: tuple[str, ...]) -> tuple[ThreadPoolExecutor, ProviderCaller]:
@@ -116,6 +119,7 @@ def build_services(settings: Settings) -> Services:
     fanout = build_fanout(executor, caller, settings.provider_http_hosts, catalog.get)
     idmap = IdMapRepository(dynamodb_resource(), settings.idmap_table)
     s2s = S2SQueue(sqs_client(), settings.s2s_queue_url) if settings.s2s_queue_url else None
+    privacy_stats = PrivacyStats()
     pipeline = EventPipeline(
         settings,
         catalog,
@@ -127,12 +131,13 @@ def build_services(settings: Settings) -> Services:
         is_throttle=is_throttle,
         record_outcomes=fanout.stats.record_all,
         s2s=s2s,
+        record_privacy=privacy_stats.record,
     )
     id_sync = IdSync(settings, catalog, profiles, idmap, time.time, STORAGE_ERRORS)
     opt_out = OptOut(settings.cookie_uuid_name, catalog, profiles, idmap, time.time,
                      STORAGE_ERRORS, s2s, settings.dcs_region)
     return Services(settings, catalog, catalog_repository, profiles, pipeline, id_sync, opt_out,
-                    idmap, provider_stats=fanout.stats)
+                    idmap, provider_stats=fanout.stats, privacy_stats=privacy_stats)
 
 
 def get_services() -> Services:

@@ -29,26 +29,35 @@ const encode = signals => [].concat(...Object.keys(signals || {}).map(k => [].co
   .filter(v => v !== null && v !== undefined)
   .map(v => encodeURIComponent(k) + '=' + encodeURIComponent(String(v)))));
 
-// IAB TCF v2: {gdpr, gdpr_consent} from window.__tcfapi, or {} when absent or too slow.
-function consent(ms) {
-  return new Promise(resolve => {
-    const api = window.__tcfapi;
-    if (typeof api !== 'function') return resolve({});
-    const timer = setTimeout(() => resolve({}), ms);
-    const done = (tc, ok) => {
-      if (!ok || !tc || tc.eventStatus === 'cmpuishown') return;
-      clearTimeout(timer);
-      if (tc.listenerId !== undefined) {
-        try { api('removeEventListener', 2, () => {}, tc.listenerId); } catch (e) { /* ignore */ }
-      }
-      resolve(tc.gdprApplies === false ? {gdpr: 0}
-        : tc.gdprApplies === true ? {gdpr: 1, gdpr_consent: tc.tcString || ''} : {});
-    };
-    try { api('addEventListener', 2, done); } catch (e) {
-      try { api('getTCData', 2, done); } catch (e2) { clearTimeout(timer); resolve({}); }
-    }
-  });
-}
+// Ask a CMP API: `start(api, done)`; {} when absent, broken or slower than ms.
+const ask = (api, ms, start) => new Promise(resolve => {
+  if (typeof api !== 'function') return resolve({});
+  const t = setTimeout(resolve, ms, {});
+  const done = v => { clearTimeout(t); resolve(v); };
+  try { start(api, done); } catch (e) { done({}); }
+});
+const quiet = f => { try { f(); } catch (e) { /* ignore */ } };
+
+// IAB TCF v2 (__tcfapi): {gdpr, gdpr_consent}.
+const consent = ms => ask(window.__tcfapi, ms, (api, done) => {
+  const got = (tc, ok) => {
+    if (!ok || !tc || tc.eventStatus === 'cmpuishown') return;
+    if (tc.listenerId !== undefined) quiet(() => api('removeEventListener', 2, () => {}, tc.listenerId));
+    done(tc.gdprApplies === false ? {gdpr: 0}
+      : tc.gdprApplies === true ? {gdpr: 1, gdpr_consent: tc.tcString || ''} : {});
+  };
+  try { api('addEventListener', 2, got); } catch (e) { api('getTCData', 2, got); }
+});
+
+// IAB GPP 1.1 (__gpp): {gpp, gpp_sid} once the signal is ready; sections [-1] = none.
+const gppConsent = ms => ask(window.__gpp, ms, (api, done) => {
+  const use = p => p && p.signalStatus === 'ready' && typeof p.gppString === 'string' &&
+    (done({gpp: p.gppString,
+      gpp_sid: [].concat(p.applicableSections || []).filter(n => n > 0).join(',')}), true);
+  api('ping', p => use(p) || api('addEventListener', (e, ok) => {
+    if (ok && e && use(e.pingData)) quiet(() => api('removeEventListener', () => {}, e.listenerId));
+  }));
+});
 
 // The JSON answer plus non-enumerable serverTiming and status; throws on a bad answer.
 function result(status, json, serverTiming) {
@@ -180,11 +189,15 @@ function send(signals, options) {
   // The first-party UUID cookie (option) goes back as d_uuid; a valid DCS cookie wins.
   const fpid = o.uuidCookie === true ? 'rtdcs_fpid' : o.uuidCookie;
   const fp = fpid && !('d_uuid' in sig) && document.cookie.match('(?:^|; )' + fpid + '=([0-9]{38})(?:;|$)');
-  const cmp = 'gdpr' in sig || 'gdpr_consent' in sig ? Promise.resolve({}) : consent(o.cmpTimeout === undefined ? 500 : o.cmpTimeout);
-  return (inflight = cmp.then(tcf => {
+  const wait = o.cmpTimeout === undefined ? 500 : o.cmpTimeout;
+  // Both CMPs are asked at once, within the same consent wait.
+  const cmp = 'gdpr' in sig || 'gdpr_consent' in sig ? Promise.resolve({}) : consent(wait);
+  const gpp = 'gpp' in sig ? Promise.resolve({}) : gppConsent(wait);
+  return (inflight = Promise.all([cmp, gpp]).then(([tcf, gppSignal]) => {
     // Control keys first: the server keeps the first of a repeated control key.
     const body = ['d_rtbd=json', 'd_dst=1', 'd_jsonv=1', 'd_nsid=' + encodeURIComponent(nsid)]
-      .concat(fp ? ['d_uuid=' + fp[1]] : [], encode(tcf), encode(sig)).join('&');
+      .concat(fp ? ['d_uuid=' + fp[1]] : [], encode(tcf), encode(gppSignal), encode(sig))
+      .join('&');
     const ms = o.timeout === undefined ? 3000 : o.timeout;
     return transport === 'cors' ? viaCors(dcs, body, ms) : viaIframe(dcs, nsid, body, ms);
   }).then(res => {

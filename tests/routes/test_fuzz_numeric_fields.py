@@ -19,6 +19,9 @@ VALUES = [
     "1", "0", "007", "1001", "900", "4294967296", "9" * 40, "-1", "+1", "1.5", "1e3", "0x10",
     "²", "٣", "５", "߁", "१२", "Ⅻ", "½", "x", "abc", "", " ", "\t", "\u3000", " 1", "1 ",
     "1\n", "%", "NaN", "∞", "1,2", "１００１",
+    # privacy strings (issue 14): GPP headers and sections, us_privacy, cut and mangled
+    "DBABLA~CVVqAAAAAABA.QA", "DBABLA~CVVaAAAAAABA.QA", "DBABLA~", "DBAB", "D", "~~", "1YYN",
+    "1YN", "1yNN", "DBABrw~CVVqAAAAAABA.QA~BUYAAABA.QA", "DBABMA~CPSG_8AP.%%", "7,8,7", "-1",
 ]
 DCS_PATHS = [
     "/event?d_rtbd=json&d_sid={v}", "/event?d_rtbd=json&d_sid=1001,{v}", "/event?d_nsid={v}",
@@ -28,6 +31,9 @@ DCS_PATHS = [
     "/event?d_rtbd=json&c_n={v}&d_sid={v}", "/event?d_event=imp&d_src={v}",
     "/ibs?dpid={v}&dpuuid=x", "/ibs?d_cid={v}%01x", "/ibs?dpid=900&dpuuid={v}",
     "/demoptout?d_cid={v}%01x", "/demoptout?dpid={v}&dpuuid=x",
+    "/event?d_rtbd=json&gpp={v}&gpp_sid={v}", "/event?d_rtbd=json&gpp={v}&gpp_sid=7",
+    "/event?d_rtbd=json&us_privacy={v}", "/ibs?dpid=900&dpuuid=x&gpp={v}&gpp_sid={v}",
+    "/demoptout?gpp={v}&gpp_sid={v}&us_privacy={v}",
 ]
 ADMIN_PATHS = [
     "/v1/traits/?page={v}", "/v1/traits/?pageSize={v}", "/v1/traits/{v}",
