@@ -25,6 +25,8 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import run_simple
 
+from devtools import moto_patches
+
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
@@ -50,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-p", "--port", type=int, default=5055)
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    moto_patches.install()  # transactions cost what they touch (devtools/moto_patches.py)
     app = DomainDispatcherApplication(create_backend_app)
     run_simple(args.host, args.port, SerialDynamoDB(app), threaded=True,
                request_handler=MotoRequestHandler)

@@ -71,12 +71,14 @@ def seed(table: Any, sim_url: str, catalog_path: Path | str = DEMO_CATALOG) -> N
     """Put every catalog object into ``table`` (a boto3 Table), then bump the version once."""
     catalog = load_catalog(sim_url, catalog_path)
     repo = CatalogRepository(table)
+    objects: list[tuple[str, int, dict[str, Any]]] = []
     # Referenced kinds first (data sources before traits, traits before segments, ...).
     for kind, id_field in ID_FIELDS.items():
         for body in catalog.get(kind, []):
             if id_field not in body:
                 raise ValueError(f"{kind} object without {id_field}: {body}")
-            repo.put(kind, body[id_field], body)
+            objects.append((kind, body[id_field], body))
+    repo.put_many(objects)  # with the index items (store/catalog_index.py)
     repo.bump_version()
 
 

@@ -34,6 +34,7 @@ S2S_FUNCTION = "s2s_delivery"
 # actions of its parts too, which are in the list).
 _TABLE_ACTIONS = [
     "dynamodb:BatchGetItem",
+    "dynamodb:BatchWriteItem",  # catalog index items (store/catalog.py)
     "dynamodb:ConditionCheckItem",
     "dynamodb:DeleteItem",
     "dynamodb:GetItem",

@@ -1,16 +1,16 @@
 """Checks that need the rest of the catalog: references, uniqueness, rules, objects in use.
 
-Every function works on a :class:`CatalogIndex` built from one consistent snapshot; the
-write that follows is conditioned on that snapshot's version (store/catalog.py), so what
-was checked is what gets committed.
+Every function reads through a :class:`CatalogView`: only the items its check needs (the
+object, what it references, its unique keys, who uses it; store/catalog_index.py), never the
+whole catalog, so a change costs the same at 10 or 100,000 traits. The service reads the
+catalog version first and commits conditioned on it (store/catalog.py), so what was checked is
+what gets committed.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from functools import cached_property
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping
 from urllib.parse import urlsplit
 
 import jmespath
@@ -29,7 +29,8 @@ from chalicelib.rules.validation import (
     validate_segment_rule,
     validate_trait_rule,
 )
-from chalicelib.store.catalog import Snapshot
+from chalicelib.store.catalog import CatalogRepository
+from chalicelib.store.catalog_index import Ref, trait_references, unique_key
 
 RULE_BASED = "RULE_BASED_TRAIT"
 ON_BOARDED = "ON_BOARDED_TRAIT"
@@ -41,16 +42,6 @@ SYNC_DEFAULTS: Mapping[str, Any] = {
     "syncRedirectDomains": [],
 }
 _SYNC_URL_PREFIXES = ("https://", "http://", "//", "%http_proto%://")
-# A trait reference in a segment rule: digits then T, no space (rules.md 2.1).
-_TRAIT_REF = re.compile(r"(?<![A-Za-z0-9_])([0-9]+)[Tt](?![A-Za-z0-9_])")
-_ID_FIELDS = {
-    "datasource": "dataSourceId",
-    "trait": "sid",
-    "segment": "sid",
-    "provider": "pid",
-    "destination": "destinationId",
-    "mapping": "mappingId",
-}
 
 
 def _int(value: Any) -> int | None:
@@ -60,48 +51,48 @@ def _int(value: Any) -> int | None:
         return None
 
 
-class CatalogIndex:
-    """Lookups over one snapshot."""
+class CatalogView:
+    """The catalog as one change's checks see it: consistent point reads, each read once."""
 
-    def __init__(self, snapshot: Snapshot) -> None:
-        self.snapshot = snapshot
+    def __init__(self, repository: CatalogRepository) -> None:
+        self._repo = repository
+        self._objects: dict[tuple[str, int], dict[str, Any] | None] = {}
 
-    def objects(self, kind: str) -> Sequence[dict[str, Any]]:
-        return self.snapshot.objects.get(kind, ())
+    def get(self, kind: str, object_id: int | None) -> dict[str, Any] | None:
+        if object_id is None:
+            return None
+        key = (kind, object_id)
+        if key not in self._objects:
+            self._objects[key] = self._repo.get(kind, object_id)
+        return self._objects[key]
 
-    def by_id(self, kind: str) -> dict[int, dict[str, Any]]:
-        return self._by_id[kind]
+    def get_many(self, kind: str, object_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+        wanted = set(object_ids)
+        missing = [i for i in wanted if (kind, i) not in self._objects]
+        if missing:
+            found = self._repo.get_many(kind, missing)
+            for object_id in missing:
+                self._objects[(kind, object_id)] = found.get(object_id)
+        return {i: body for i in wanted if (body := self._objects[(kind, i)]) is not None}
 
-    @cached_property
-    def _by_id(self) -> dict[str, dict[int, dict[str, Any]]]:
-        out: dict[str, dict[int, dict[str, Any]]] = {}
-        for kind, id_field in _ID_FIELDS.items():
-            out[kind] = {}
-            for obj in self.objects(kind):
-                object_id = _int(obj.get(id_field))
-                if object_id is not None:
-                    out[kind][object_id] = obj
-        return out
+    def owner(self, kind: str, key: str) -> int | None:
+        return self._repo.key_owner(kind, key)
 
-    def trait_types(self, override: tuple[int, str] | None = None) -> dict[int, str]:
-        types = {sid: str(t.get("traitType", "")) for sid, t in self.by_id("trait").items()}
-        if override is not None:
+    def users(self, kind: str, object_id: int) -> list[Ref]:
+        return self._repo.users_of(Ref(kind, object_id))
+
+    def trait_types(self, sids: Iterable[int],
+                    override: tuple[int, str] | None = None) -> dict[int, str]:
+        types = {sid: str(t.get("traitType", ""))
+                 for sid, t in self.get_many("trait", sids).items()}
+        if override is not None and override[0] in types:
             types[override[0]] = override[1]
         return types
-
-    def segment_references(self, segment: Mapping[str, Any]) -> frozenset[int]:
-        """The traits a stored segment names. Parsed when it validates; otherwise every
-        ``<digits>T`` token, a superset, so a trait in use is never taken for unused."""
-        text = str(segment.get("segmentRule", ""))
-        try:
-            return validate_segment_rule(text, self.trait_types())
-        except ValidationError:
-            return frozenset(int(m.group(1)) for m in _TRAIT_REF.finditer(text))
 
 
 @dataclass(frozen=True)
 class CheckContext:
-    index: CatalogIndex
+    view: CatalogView
     http_hosts: tuple[str, ...]  # hosts that may use plain http (RTDCS_PROVIDERS_HTTP_HOSTS)
     object_id: int | None = None  # None on create
     existing: Mapping[str, Any] | None = None  # the stored object, on replace
@@ -115,32 +106,21 @@ def check(spec: ResourceSpec, body: dict[str, Any], ctx: CheckContext) -> dict[s
     return checker(body, ctx)
 
 
-def delete_blocker(spec: ResourceSpec, object_id: int, index: CatalogIndex) -> ApiError | None:
+_USER_LABELS = (("trait", "traits"), ("provider", "providers"), ("segment", "segments"),
+                ("destination", "destinations"), ("mapping", "mappings"))
+
+
+def delete_blocker(spec: ResourceSpec, object_id: int, view: CatalogView) -> ApiError | None:
     """Why ``object_id`` may not be deleted (409), or None."""
-    users: list[str] = []
-    if spec.kind == "datasource":
-        for kind, label in (("trait", "traits"), ("provider", "providers"),
-                            ("segment", "segments"), ("destination", "destinations")):
-            ids = [i for i, o in index.by_id(kind).items()
-                   if _int(o.get("dataSourceId")) == object_id]
-            if ids:
-                users.append(f"{label} {_list(ids)}")
-    elif spec.kind == "trait":
-        ids = [sid for sid, seg in index.by_id("segment").items()
-               if object_id in index.segment_references(seg)]
-        if ids:
-            users.append(f"segments {_list(ids)}")
-    elif spec.kind == "segment":
-        ids = [i for i, m in index.by_id("mapping").items() if _int(m.get("sid")) == object_id]
-        if ids:
-            users.append(f"mappings {_list(ids)}")
-    elif spec.kind == "destination":
-        ids = [i for i, m in index.by_id("mapping").items()
-               if _int(m.get("destinationId")) == object_id]
-        if ids:
-            users.append(f"mappings {_list(ids)} (delete them first)")
+    by_kind: dict[str, list[int]] = {}
+    for user in view.users(spec.kind, object_id):
+        by_kind.setdefault(user.kind, []).append(user.object_id)
+    users = [f"{label} {_list(by_kind[kind])}" for kind, label in _USER_LABELS
+             if kind in by_kind]
     if not users:
         return None
+    if spec.kind == "destination":
+        users[-1] += " (delete them first)"
     return conflict("in_use", f"{spec.kind} {object_id} is used by {'; '.join(users)}")
 
 
@@ -155,12 +135,14 @@ def _list(ids: Iterable[int]) -> str:
 
 def _require_data_source(body: Mapping[str, Any], ctx: CheckContext) -> None:
     ds = body.get("dataSourceId")
-    if ds is not None and ds not in ctx.index.by_id("datasource"):
+    if ds is not None and ctx.view.get("datasource", ds) is None:
         raise bad_request("invalid_reference", f"data source {ds} does not exist", "dataSourceId")
 
 
-def _others(kind: str, ctx: CheckContext) -> Iterable[tuple[int, dict[str, Any]]]:
-    return ((i, o) for i, o in ctx.index.by_id(kind).items() if i != ctx.object_id)
+def _other_owner(kind: str, key: str, ctx: CheckContext) -> int | None:
+    """Another object that holds unique ``key`` already, or None."""
+    owner = ctx.view.owner(kind, key)
+    return None if owner is None or owner == ctx.object_id else owner
 
 
 def check_url(url: str, field: str, http_hosts: tuple[str, ...]) -> None:
@@ -206,13 +188,14 @@ def _rule_error(exc: ValidationError) -> ApiError:
 def _check_datasource(body: dict[str, Any], ctx: CheckContext) -> dict[str, Any]:
     code = body.get("integrationCode")
     if code is not None:
-        for other_id, other in _others("datasource", ctx):
-            if other.get("integrationCode") == code:
-                raise conflict(
-                    "duplicate",
-                    f"integrationCode {code!r} is already used by data source {other_id}",
-                    "integrationCode",
-                )
+        other_id = _other_owner("datasource", unique_key("datasource", "integrationCode", code),
+                                ctx)
+        if other_id is not None:
+            raise conflict(
+                "duplicate",
+                f"integrationCode {code!r} is already used by data source {other_id}",
+                "integrationCode",
+            )
     sync_url = body.get("syncUrl")
     if sync_url is not None:
         if not sync_url.lower().startswith(_SYNC_URL_PREFIXES) or any(
@@ -246,17 +229,20 @@ def _check_trait(body: dict[str, Any], ctx: CheckContext) -> dict[str, Any]:
     ds = body["dataSourceId"]
     code = body.get("integrationCode")
     segment_id = body.get("providerSegmentId")
-    for other_id, other in _others("trait", ctx):
-        if _int(other.get("dataSourceId")) != ds:
-            continue
-        if code is not None and other.get("integrationCode") == code:
+    scope = f"ds={ds}"
+    if code is not None:
+        other_id = _other_owner("trait", unique_key("trait", "integrationCode", code, scope), ctx)
+        if other_id is not None:
             raise conflict(
                 "duplicate",
                 f"integrationCode {code!r} is already used by trait {other_id} in data source "
                 f"{ds}",
                 "integrationCode",
             )
-        if segment_id is not None and other.get("providerSegmentId") == segment_id:
+    if segment_id is not None:
+        other_id = _other_owner(
+            "trait", unique_key("trait", "providerSegmentId", segment_id, scope), ctx)
+        if other_id is not None:
             raise conflict(
                 "duplicate",
                 f"provider segment {segment_id!r} of data source {ds} is already mapped to "
@@ -274,12 +260,12 @@ def _check_segments_still_valid(ctx: CheckContext, trait_type: str) -> None:
     assert ctx.object_id is not None
     if ctx.existing is not None and ctx.existing.get("traitType") == trait_type:
         return
-    types = ctx.index.trait_types(override=(ctx.object_id, trait_type))
-    for sid, segment in sorted(ctx.index.by_id("segment").items()):
-        if ctx.object_id not in ctx.index.segment_references(segment):
-            continue
+    users = [u.object_id for u in ctx.view.users("trait", ctx.object_id) if u.kind == "segment"]
+    for sid, segment in sorted(ctx.view.get_many("segment", users).items()):
+        rule = str(segment.get("segmentRule", ""))
+        types = ctx.view.trait_types(trait_references(rule), override=(ctx.object_id, trait_type))
         try:
-            validate_segment_rule(str(segment.get("segmentRule", "")), types)
+            validate_segment_rule(rule, types)
         except ValidationError as exc:
             raise conflict(
                 "in_use",
@@ -292,7 +278,8 @@ def _check_segments_still_valid(ctx: CheckContext, trait_type: str) -> None:
 def _check_segment(body: dict[str, Any], ctx: CheckContext) -> dict[str, Any]:
     _require_data_source(body, ctx)
     try:
-        validate_segment_rule(body["segmentRule"], ctx.index.trait_types())
+        rule = body["segmentRule"]
+        validate_segment_rule(rule, ctx.view.trait_types(trait_references(rule)))
     except ValidationError as exc:
         raise _rule_error(exc) from exc
     return body
@@ -302,14 +289,14 @@ def _check_provider(body: dict[str, Any], ctx: CheckContext) -> dict[str, Any]:
     _require_data_source(body, ctx)
     check_url(body["url"], "url", ctx.http_hosts)
     ds = body["dataSourceId"]
-    for other_id, other in _others("provider", ctx):
-        if _int(other.get("dataSourceId")) == ds:
-            raise conflict(
-                "duplicate",
-                f"data source {ds} already belongs to provider {other_id} (one provider per "
-                f"data source)",
-                "dataSourceId",
-            )
+    other_id = _other_owner("provider", unique_key("provider", "dataSourceId", ds), ctx)
+    if other_id is not None:  # one provider per data source
+        raise conflict(
+            "duplicate",
+            f"data source {ds} already belongs to provider {other_id} (one provider per "
+            f"data source)",
+            "dataSourceId",
+        )
     _check_auth(body.get("auth"), ctx)
     path = body.get("segmentsPath")
     if path is not None:
@@ -358,8 +345,9 @@ def _check_destination(body: dict[str, Any], ctx: CheckContext) -> dict[str, Any
         _require_data_source(body, ctx)
         _check_auth(body.get("auth"), ctx)
     if ctx.existing is not None and ctx.existing.get("destinationType") != kind:
-        mappings = [i for i, m in ctx.index.by_id("mapping").items()
-                    if _int(m.get("destinationId")) == ctx.object_id]
+        assert ctx.object_id is not None
+        mappings = [u.object_id for u in ctx.view.users("destination", ctx.object_id)
+                    if u.kind == "mapping"]
         if mappings:
             raise conflict("in_use", f"destinationType cannot change while mappings "
                            f"{_list(mappings)} exist", "destinationType")
@@ -386,9 +374,9 @@ def _check_push_url(url: str, field: str, secure: bool) -> None:
 
 def _check_mapping(body: dict[str, Any], ctx: CheckContext) -> dict[str, Any]:
     assert ctx.parent_id is not None  # the service checked the destination exists
-    destination = ctx.index.by_id("destination")[ctx.parent_id]
+    destination = ctx.view.get("destination", ctx.parent_id) or {}
     sid = body["sid"]
-    if sid not in ctx.index.by_id("segment"):
+    if ctx.view.get("segment", sid) is None:
         raise bad_request("invalid_reference", f"segment {sid} does not exist", "sid")
     kind = destination.get("destinationType")
     allowed = {"ADS": {"valueString"}, "PUSH": {"traitAlias", "url", "secureUrl"},
@@ -418,10 +406,11 @@ def _check_mapping(body: dict[str, Any], ctx: CheckContext) -> dict[str, Any]:
     start, end = body.get("startDate"), body.get("endDate")
     if start is not None and end is not None and end <= start:
         raise bad_request("out_of_range", "endDate must be after startDate", "endDate")
-    for other_id, other in _others("mapping", ctx):
-        if _int(other.get("destinationId")) == ctx.parent_id and _int(other.get("sid")) == sid:
-            raise conflict("duplicate", f"segment {sid} is already mapped to destination "
-                           f"{ctx.parent_id} by mapping {other_id}", "sid")
+    key = unique_key("mapping", "sid", sid, scope=f"destination={ctx.parent_id}")
+    other_id = _other_owner("mapping", key, ctx)
+    if other_id is not None:  # one mapping per segment and destination
+        raise conflict("duplicate", f"segment {sid} is already mapped to destination "
+                       f"{ctx.parent_id} by mapping {other_id}", "sid")
     return body
 
 

@@ -22,6 +22,7 @@ class ApiError(Exception):
         self.field = field
         self.position = position
         self.headers = headers or {}
+        self.extra: dict[str, Any] = {}  # more fields of the error object (bulk: per item)
 
     def body(self) -> dict[str, Any]:
         error: dict[str, Any] = {"code": self.code, "message": self.message}
@@ -29,6 +30,7 @@ class ApiError(Exception):
             error["field"] = self.field
         if self.position is not None:
             error["position"] = self.position
+        error.update(self.extra)
         return {"error": error}
 
 

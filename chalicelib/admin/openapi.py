@@ -9,7 +9,14 @@ import functools
 from typing import Any
 
 from chalicelib.admin.body import MAX_BODY_BYTES
-from chalicelib.admin.paths import CATALOG_VERSION_PATH, OPENAPI_PATH, SETTINGS_PATH
+from chalicelib.admin.paths import (
+    BULK_SUFFIX,
+    CATALOG_VERSION_PATH,
+    EXPORT_PATH,
+    IMPORT_PATH,
+    OPENAPI_PATH,
+    SETTINGS_PATH,
+)
 from chalicelib.admin.schemas import RESOURCES, WRITE_ONLY_AUTH_FIELD, ResourceSpec
 from chalicelib.admin.service import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 
@@ -176,7 +183,36 @@ def _resource_paths(spec: ResourceSpec) -> dict[str, Any]:
                           **{s: _error(s) for s in ("401", "404", "409", "503")}},
         },
     }
-    return {spec.collection: collection, spec.item_path: item}
+    bulk = {
+        "parameters": _path_params(spec, item=False),
+        "post": {
+            "operationId": f"bulkWrite{title}s", "tags": [tag],
+            "summary": f"Create or replace up to 1,000 {spec.kind}s (JSON array or NDJSON): all "
+                       "are checked first, then all are written or none; ?partial=true keeps "
+                       "the good ones",
+            "parameters": [_PARTIAL],
+            "requestBody": _BULK_BODY,
+            "responses": {"200": _json(_BULK_RESULT, "Per-object results, in request order"),
+                          **{s: _error(s) for s in
+                             ("400", "401", "404", "409", "413", "415", "503")}},
+        },
+    }
+    return {spec.collection: collection, spec.item_path: item,
+            spec.collection + BULK_SUFFIX: bulk}
+
+
+_PARTIAL = {"name": "partial", "in": "query", "required": False,
+            "schema": {"type": "string", "enum": ["true", "false"]},
+            "description": "true: write the objects that pass, report the others"}
+_BULK_BODY = {"required": True, "content": {
+    "application/json": {"schema": {"type": "array", "maxItems": 1000,
+                                    "items": {"type": "object"}}},
+    "application/x-ndjson": {"schema": {"type": "string"}},
+}}
+_BULK_RESULT = {"type": "object", "required": ["written", "results"], "properties": {
+    "written": {"type": "integer"},
+    "results": {"type": "array", "items": {"type": "object", "required": ["index", "status"]}},
+}}
 
 
 _ERROR_SCHEMA = {
@@ -299,6 +335,29 @@ def document() -> dict[str, Any]:
         schemas[spec.title] = _output_schema(spec)
         schemas[f"{spec.title}List"] = _list_schema(spec)
         paths.update(_resource_paths(spec))
+    paths[EXPORT_PATH] = {"get": {
+        "operationId": "exportCatalog", "tags": ["Operations"],
+        "summary": "One page of the catalog as NDJSON lines {kind, object}, kinds in dependency "
+                   "order, secrets as their secretRef; Link rel=next names the next page",
+        "parameters": [
+            {"name": "kind", "in": "query", "required": False, "schema": {"type": "string"}},
+            {"name": "after", "in": "query", "required": False, "schema": {"type": "string"}},
+            {"name": "limit", "in": "query", "required": False,
+             "schema": {"type": "integer", "minimum": 1, "maximum": 5000}},
+        ],
+        "responses": {"200": {"description": "NDJSON", "content": {
+            "application/x-ndjson": {"schema": {"type": "string"}}}},
+            **{s: _error(s) for s in ("400", "401", "503")}},
+    }}
+    paths[IMPORT_PATH] = {"post": {
+        "operationId": "importCatalog", "tags": ["Operations"],
+        "summary": "Up to 1,000 export lines {kind, object}, ids kept, referenced kinds first; "
+                   "all or nothing unless ?partial=true",
+        "parameters": [_PARTIAL],
+        "requestBody": _BULK_BODY,
+        "responses": {"200": _json(_BULK_RESULT, "Per-object results"),
+                      **{s: _error(s) for s in ("400", "401", "409", "413", "415", "503")}},
+    }}
     paths[CATALOG_VERSION_PATH] = {"get": {
         "operationId": "getCatalogVersion", "tags": ["Operations"],
         "summary": "The catalog version served by the container answering, and the stored one",

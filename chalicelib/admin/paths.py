@@ -11,6 +11,9 @@ from typing import NamedTuple
 OPENAPI_PATH = "/v1/openapi.json"
 CATALOG_VERSION_PATH = "/v1/catalog/version"
 SETTINGS_PATH = "/v1/settings"
+EXPORT_PATH = "/v1/catalog/export"
+IMPORT_PATH = "/v1/catalog/import"
+BULK_SUFFIX = "/bulk"  # POST <collection>/bulk: up to 1,000 objects (admin/bulk.py)
 
 
 class ResourcePath(NamedTuple):

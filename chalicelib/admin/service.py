@@ -1,15 +1,18 @@
 """Admin operations on catalog resources: list, get, create, replace, delete.
 
-Each change: a consistent snapshot, the structural and catalog checks, then one transaction
-that writes the object and bumps the catalog version once, conditioned on the snapshot's
-version (store/catalog.py). If another change landed in between, the whole thing is redone on
-a fresh snapshot (at most ``attempts`` times, then 409 ``concurrent_change``).
+Each change reads the catalog version, then only what its checks need (checks.CatalogView),
+then commits one transaction that writes the object and its index items and bumps the version,
+conditioned on the version it read (store/catalog.py). If another change landed in between,
+the change is redone after a short random pause (jittered exponential backoff), for up to
+``retry_seconds``; only then does it answer 409 ``concurrent_change``. A retry costs a few
+point reads, whatever the size of the catalog.
 """
 
 from __future__ import annotations
 
+import random
 import time
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, TypeVar
 
 from chalicelib.admin import checks
 from chalicelib.admin.errors import ApiError, bad_request, conflict, not_found
@@ -18,7 +21,12 @@ from chalicelib.admin.schemas import WRITE_ONLY_AUTH_FIELD, ResourceSpec
 from chalicelib.dcs.numbers import is_ascii_digits
 from chalicelib.store.catalog import CatalogRepository, ConcurrentChange
 
+Result = TypeVar("Result")
 DEFAULT_PAGE_SIZE = 100
+RETRY_SECONDS = 10.0  # a change keeps retrying a lost race this long
+_BACKOFF_START_S = 0.005
+_BACKOFF_MAX_S = 0.25
+
 MAX_PAGE_SIZE = 1000
 _TIME_FIELDS = ("createTime", "updateTime")
 
@@ -76,12 +84,20 @@ class AdminService:
         repository: CatalogRepository,
         http_hosts: tuple[str, ...] = (),
         clock: Callable[[], float] = time.time,
-        attempts: int = 3,
+        retry_seconds: float = RETRY_SECONDS,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
     ) -> None:
         self._repo = repository
         self._http_hosts = http_hosts
         self._clock = clock
-        self._attempts = attempts
+        self._retry_seconds = retry_seconds
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+
+    @property
+    def http_hosts(self) -> tuple[str, ...]:
+        return self._http_hosts
 
     # ---- reads ---------------------------------------------------------------------------------
 
@@ -119,74 +135,90 @@ class AdminService:
 
     def create(self, spec: ResourceSpec, raw: dict[str, Any],
                parent_id: int | None = None) -> dict[str, Any]:
-        explicit_id, fields = self._split_read_only(spec, raw, None, parent_id)
+        explicit_id, fields = self.split_read_only(spec, raw, None, parent_id)
         validated = spec.body.check(fields, "")
         object_id: int | None = None
-        for _ in range(self._attempts):
-            index = checks.CatalogIndex(self._repo.snapshot())
-            if spec.parent_field is not None and parent_id not in index.by_id("destination"):
+
+        def attempt(version: int, view: checks.CatalogView) -> dict[str, Any]:
+            nonlocal object_id
+            if spec.parent_field is not None and view.get("destination", parent_id) is None:
                 raise not_found(f"destination {parent_id}")
-            ctx = checks.CheckContext(index, self._http_hosts, parent_id=parent_id)
+            ctx = checks.CheckContext(view, self._http_hosts, parent_id=parent_id)
             final = checks.check(spec, dict(validated), ctx)
             if object_id is None:  # ids are taken only once the body is known to be good
                 object_id = self._new_id(spec, explicit_id)
-            now = self._now_ms()
-            body = self._stored(spec, object_id, parent_id, final, now, now)
-            try:
-                self._repo.commit(index.snapshot.version, puts=[(spec.kind, object_id, body)])
-            except ConcurrentChange:
-                continue
+            now = self.now_ms()
+            body = self.stored_body(spec, object_id, parent_id, final, now, now)
+            self._repo.commit(version, puts=[(spec.kind, object_id, body)])
             return present(spec, body)
-        raise self._busy()
+
+        return self._with_retries(attempt)
 
     def replace(self, spec: ResourceSpec, object_id: int, raw: dict[str, Any],
                 parent_id: int | None = None) -> dict[str, Any]:
-        for _ in range(self._attempts):
-            index = checks.CatalogIndex(self._repo.snapshot())
-            existing = self._existing(spec, index, object_id, parent_id)
-            _, fields = self._split_read_only(spec, raw, object_id, parent_id)
+        def attempt(version: int, view: checks.CatalogView) -> dict[str, Any]:
+            existing = self._existing(spec, view, object_id, parent_id)
+            _, fields = self.split_read_only(spec, raw, object_id, parent_id)
             fields = _keep_secret_ref(fields, existing)
             validated = spec.body.check(fields, "")
-            ctx = checks.CheckContext(index, self._http_hosts, object_id, existing, parent_id)
+            ctx = checks.CheckContext(view, self._http_hosts, object_id, existing, parent_id)
             final = checks.check(spec, validated, ctx)
             created = existing.get("createTime")
-            now = self._now_ms()
-            body = self._stored(spec, object_id, parent_id, final,
+            now = self.now_ms()
+            body = self.stored_body(spec, object_id, parent_id, final,
                                 created if isinstance(created, int) else now, now)
-            try:
-                self._repo.commit(index.snapshot.version, puts=[(spec.kind, object_id, body)])
-            except ConcurrentChange:
-                continue
+            self._repo.commit(version, puts=[(spec.kind, object_id, body)],
+                              previous={(spec.kind, object_id): existing})
             return present(spec, body)
-        raise self._busy()
+
+        return self._with_retries(attempt)
 
     def delete(self, spec: ResourceSpec, object_id: int, parent_id: int | None = None) -> None:
-        for _ in range(self._attempts):
-            index = checks.CatalogIndex(self._repo.snapshot())
-            self._existing(spec, index, object_id, parent_id)
-            blocker = checks.delete_blocker(spec, object_id, index)
+        def attempt(version: int, view: checks.CatalogView) -> None:
+            existing = self._existing(spec, view, object_id, parent_id)
+            blocker = checks.delete_blocker(spec, object_id, view)
             if blocker is not None:
                 raise blocker
-            try:
-                self._repo.commit(index.snapshot.version, deletes=[(spec.kind, object_id)])
-            except ConcurrentChange:
-                continue
-            return
-        raise self._busy()
+            self._repo.commit(version, deletes=[(spec.kind, object_id)],
+                              previous={(spec.kind, object_id): existing})
+
+        self._with_retries(attempt)
 
     # ---- helpers -------------------------------------------------------------------------------
 
-    def _existing(self, spec: ResourceSpec, index: checks.CatalogIndex, object_id: int,
+    def _with_retries(self, attempt: Callable[[int, checks.CatalogView], Result]) -> Result:
+        """Run ``attempt`` on the current version until it commits; between lost races, a
+        random pause that doubles up to 250 ms, for up to ``retry_seconds``."""
+        self.ensure_index()
+        deadline = self._clock() + self._retry_seconds
+        pause = _BACKOFF_START_S
+        while True:
+            version = self._repo.version(consistent=True)  # first: every later read is newer
+            try:
+                return attempt(version, checks.CatalogView(self._repo))
+            except ConcurrentChange:
+                if self._clock() + pause > deadline:
+                    raise self._busy() from None
+                self._sleep(self._rng.uniform(0, pause))
+                pause = min(pause * 2, _BACKOFF_MAX_S)
+
+    def ensure_index(self) -> None:
+        """Index items of objects written before the index existed are completed first (once
+        per table; checking costs one read)."""
+        if not self._repo.index_ready() and not self._repo.build_index():
+            raise self._busy()
+
+    def _existing(self, spec: ResourceSpec, view: checks.CatalogView, object_id: int,
                   parent_id: int | None) -> dict[str, Any]:
-        if spec.parent_field is not None and parent_id not in index.by_id("destination"):
+        if spec.parent_field is not None and view.get("destination", parent_id) is None:
             raise not_found(f"destination {parent_id}")
-        existing = index.by_id(spec.kind).get(object_id)
+        existing = view.get(spec.kind, object_id)
         if existing is None or not _under_parent(spec, existing, parent_id):
             raise not_found(f"{spec.kind} {object_id}")
         return existing
 
     @staticmethod
-    def _split_read_only(spec: ResourceSpec, raw: dict[str, Any], path_id: int | None,
+    def split_read_only(spec: ResourceSpec, raw: dict[str, Any], path_id: int | None,
                          parent_id: int | None) -> tuple[int | None, dict[str, Any]]:
         """Take the read-only fields out of a body. On create the id may be given (imports,
         seeding); on replace it must match the path. createTime/updateTime are ignored, so a
@@ -224,7 +256,7 @@ class AdminService:
         return explicit
 
     @staticmethod
-    def _stored(spec: ResourceSpec, object_id: int, parent_id: int | None,
+    def stored_body(spec: ResourceSpec, object_id: int, parent_id: int | None,
                 fields: Mapping[str, Any], created: int, updated: int) -> dict[str, Any]:
         body: dict[str, Any] = {spec.id_field: object_id}
         if spec.parent_field is not None:
@@ -234,7 +266,7 @@ class AdminService:
         body["updateTime"] = updated
         return body
 
-    def _now_ms(self) -> int:
+    def now_ms(self) -> int:
         return int(self._clock() * 1000)
 
     @staticmethod

@@ -9,6 +9,7 @@ from typing import Any, Callable
 
 from chalice import Response
 
+from chalicelib.admin import bulk as bulk_ops
 from chalicelib.admin.auth import authorize
 from chalicelib.admin.body import parse_json_object
 from chalicelib.admin.errors import ApiError
@@ -124,3 +125,80 @@ def settings_view(request: Any) -> Response:
 
 def openapi_document() -> Response:
     return json_response(document(), headers={"Cache-Control": "public, max-age=300"})
+
+
+# ---- bulk, export, import (admin/bulk.py) ------------------------------------------------------
+
+_EXPORT_LIMIT = 1000
+_EXPORT_MAX_LIMIT = 5000
+
+
+def _partial(request: Any) -> bool:
+    value = (request.query_params or {}).get("partial", "false").strip().lower()
+    if value not in ("true", "false"):
+        raise ApiError(400, "invalid_value", "partial must be true or false", "partial")
+    return value == "true"
+
+
+def _bulk_answer(result: bulk_ops.BulkResult) -> Response:
+    return json_response({"written": result.written, "results": result.results})
+
+
+def _bulk(services: Services, request: Any, spec: ResourceSpec,
+          params: dict[str, str]) -> Response:
+    parent = _parent(spec, params)
+    partial = _partial(request)
+    values = bulk_ops.parse_bulk_body(request.raw_body, request.headers)
+    batch = bulk_ops.entries_for_kind(spec, values, parent)
+    writer = bulk_ops.BulkWriter(_service(services), services.catalog_repository)
+    return _bulk_answer(writer.write(batch, partial))
+
+
+def _import(services: Services, request: Any) -> Response:
+    partial = _partial(request)
+    values = bulk_ops.parse_bulk_body(request.raw_body, request.headers)
+    writer = bulk_ops.BulkWriter(_service(services), services.catalog_repository)
+    return _bulk_answer(writer.write(bulk_ops.entries_for_import(values), partial))
+
+
+def _export(services: Services, request: Any) -> Response:
+    """One page of the catalog as NDJSON, kinds in dependency order; ``Link: rel="next"``
+    names the next page until the last."""
+    query = request.query_params or {}
+    kind = query.get("kind", bulk_ops.IMPORT_ORDER[0])
+    if kind not in bulk_ops.IMPORT_ORDER:
+        raise ApiError(400, "invalid_value", f"kind must be one of {bulk_ops.IMPORT_ORDER}",
+                       "kind")
+    raw_limit = query.get("limit", str(_EXPORT_LIMIT))
+    if not raw_limit.isascii() or not raw_limit.isdigit() or not (
+            1 <= int(raw_limit) <= _EXPORT_MAX_LIMIT):
+        raise ApiError(400, "out_of_range", f"limit must be 1 to {_EXPORT_MAX_LIMIT}", "limit")
+    after = query.get("after")
+    bodies, last = services.catalog_repository.list_page(kind, after, int(raw_limit))
+    spec = BY_KIND[kind]
+    lines = "".join(bulk_ops.export_line(spec, body) + "\n" for body in bodies)
+    following: str | None = None
+    if last is not None:
+        following = f"kind={kind}&after={last}&limit={raw_limit}"
+    else:
+        position = bulk_ops.IMPORT_ORDER.index(kind)
+        if position + 1 < len(bulk_ops.IMPORT_ORDER):
+            following = f"kind={bulk_ops.IMPORT_ORDER[position + 1]}&limit={raw_limit}"
+    headers: dict[str, str | list[str]] = {"Content-Type": "application/x-ndjson",
+                                           "Cache-Control": "no-store"}
+    if following is not None:
+        headers["Link"] = f'<{bulk_ops.EXPORT_PATH}?{following}>; rel="next"'
+    return Response(body=lines, status_code=200, headers=headers)
+
+
+def bulk_view(kind: str, request: Any, params: dict[str, str]) -> Response:
+    return admin_view(request, _bulk, spec=BY_KIND[kind], params=params)
+
+
+def import_view(request: Any) -> Response:
+    return admin_view(request, lambda services, req: _import(services, req))
+
+
+def export_view(request: Any) -> Response:
+    return admin_view(request, lambda services, req: _export(services, req))
+

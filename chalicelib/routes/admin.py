@@ -12,7 +12,10 @@ from __future__ import annotations
 from chalice import Blueprint, Response
 
 from chalicelib.admin.paths import (
+    BULK_SUFFIX,
     CATALOG_VERSION_PATH,
+    EXPORT_PATH,
+    IMPORT_PATH,
     OPENAPI_PATH,
     RESOURCE_PATHS,
     SETTINGS_PATH,
@@ -41,6 +44,14 @@ def _register(path: ResourcePath) -> None:
     admin.route(path.item_path, methods=["GET", "PUT", "DELETE"], content_types=ANY_TYPE,
                 name=f"admin_{path.kind}_item")(item)
 
+    def bulk(**params: str) -> Response:
+        from chalicelib.handlers.admin import bulk_view
+
+        return bulk_view(path.kind, admin.current_request, params)
+
+    admin.route(path.collection + BULK_SUFFIX, methods=["POST"], content_types=ANY_TYPE,
+                name=f"admin_{path.kind}_bulk")(bulk)
+
 
 for _path in RESOURCE_PATHS:
     _register(_path)
@@ -51,6 +62,20 @@ def admin_catalog_version() -> Response:
     from chalicelib.handlers.admin import catalog_version_view
 
     return catalog_version_view(admin.current_request)
+
+
+@admin.route(EXPORT_PATH, methods=["GET"], content_types=ANY_TYPE)
+def admin_catalog_export() -> Response:
+    from chalicelib.handlers.admin import export_view
+
+    return export_view(admin.current_request)
+
+
+@admin.route(IMPORT_PATH, methods=["POST"], content_types=ANY_TYPE)
+def admin_catalog_import() -> Response:
+    from chalicelib.handlers.admin import import_view
+
+    return import_view(admin.current_request)
 
 
 @admin.route(SETTINGS_PATH, methods=["GET"], content_types=ANY_TYPE)

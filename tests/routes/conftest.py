@@ -12,9 +12,12 @@ from moto import mock_aws
 
 from app import app
 from chalicelib.runtime import services
+from devtools import moto_patches
 from devtools.provider_sim import ProviderSimulator
 from devtools.seed import seed
 from infra.bootstrap import create_data_stack, settings_env
+
+moto_patches.install()  # transactions cost what they touch, as in DynamoDB
 
 
 @pytest.fixture

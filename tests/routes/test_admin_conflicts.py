@@ -3,6 +3,7 @@ that would break other objects, and changes racing each other."""
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ from chalicelib.admin.errors import ApiError
 from chalicelib.admin.schemas import SEGMENT as SEGMENT_SPEC
 from chalicelib.admin.schemas import TRAIT as TRAIT_SPEC
 from chalicelib.admin.service import AdminService
-from chalicelib.store.catalog import CatalogRepository, ConcurrentChange, Snapshot
+from chalicelib.store.catalog import CatalogRepository, ConcurrentChange
 from tests.routes import test_admin_support as support
 from tests.routes.test_admin_support import (
     ADS_DESTINATION,
@@ -122,19 +123,19 @@ def test_destination_type_cannot_change_under_mappings(admin: Admin) -> None:
 
 
 class _RacingRepository(CatalogRepository):
-    """Lets another admin change land between this change's snapshot and its commit."""
+    """Lets another admin change land between this change's checks and its commit."""
 
     def __init__(self, table: Any, race: Any) -> None:
         super().__init__(table)
         self._race = race
-        self.snapshots = 0
+        self.lookups = 0
 
-    def snapshot(self) -> Snapshot:
-        snap = super().snapshot()
-        self.snapshots += 1
-        if self.snapshots == 1:
-            self._race()
-        return snap
+    def users_of(self, ref: Any) -> list[Any]:
+        users = super().users_of(ref)
+        self.lookups += 1
+        if self.lookups == 1:
+            self._race()  # lands after the check read "no users"
+        return users
 
 
 def test_a_racing_change_is_seen_before_committing(repo: CatalogRepository) -> None:
@@ -150,7 +151,7 @@ def test_a_racing_change_is_seen_before_committing(repo: CatalogRepository) -> N
     with pytest.raises(ApiError) as info:
         AdminService(racing).delete(TRAIT_SPEC, trait)
     assert info.value.status == 409 and info.value.code == "in_use"
-    assert racing.snapshots == 2  # the stale commit failed, the retry saw the segment
+    assert racing.lookups == 2  # the stale commit failed, the retry saw the segment
     assert repo.get("trait", trait) is not None
     assert repo.version() == version + 1  # only the racing segment
 
@@ -167,13 +168,46 @@ class _FlakyRepository(CatalogRepository):
         return super().commit(*args, **kwargs)
 
 
-def test_commit_retries_then_gives_up(repo: CatalogRepository) -> None:
+class _Clock:
+    """A clock that the service's pauses move forward (no real sleeping)."""
+
+    def __init__(self) -> None:
+        self.now = 1_000.0
+        self.pauses: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.pauses.append(seconds)
+        self.now += seconds
+
+
+def _service(repository: CatalogRepository, clock: _Clock) -> AdminService:
+    return AdminService(repository, clock=clock, sleep=clock.sleep, rng=random.Random(7))
+
+
+def test_commit_retries_with_growing_random_pauses(repo: CatalogRepository) -> None:
     table = repo._table  # noqa: SLF001
     version = repo.version()
-    created = AdminService(_FlakyRepository(table, failures=2)).create(TRAIT_SPEC,
-                                                                       dict(RULE_TRAIT))
+    clock = _Clock()
+    created = _service(_FlakyRepository(table, failures=6), clock).create(TRAIT_SPEC,
+                                                                          dict(RULE_TRAIT))
     assert repo.version() == version + 1 and repo.get("trait", created["sid"]) is not None
+    assert len(clock.pauses) == 6
+    # jittered exponential backoff: each pause is drawn below a cap that doubles (to 250 ms)
+    caps = [min(0.005 * 2 ** n, 0.25) for n in range(6)]
+    assert all(0 <= p <= cap for p, cap in zip(clock.pauses, caps, strict=True))
+    assert max(clock.pauses) > 0.005  # the cap did grow
+
+
+def test_commit_gives_up_after_the_retry_budget(repo: CatalogRepository) -> None:
+    table = repo._table  # noqa: SLF001
+    version = repo.version()
+    clock = _Clock()
     with pytest.raises(ApiError) as info:
-        AdminService(_FlakyRepository(table, failures=3)).create(TRAIT_SPEC, dict(RULE_TRAIT))
+        _service(_FlakyRepository(table, failures=10_000), clock).create(TRAIT_SPEC,
+                                                                         dict(RULE_TRAIT))
     assert (info.value.status, info.value.code) == (409, "concurrent_change")
-    assert repo.version() == version + 1
+    assert clock.now - 1_000.0 <= 10.0  # RETRY_SECONDS
+    assert repo.version() == version

@@ -24,7 +24,8 @@ class Answer:
         self.status = response.status_code
         self.headers = response.headers
         self.raw = response.body
-        self.json: Any = json.loads(response.body) if response.body else None
+        json_body = str(response.headers.get("Content-Type", "")).startswith("application/json")
+        self.json: Any = json.loads(response.body) if response.body and json_body else None
 
     def error(self) -> dict[str, Any]:
         assert isinstance(self.json, dict) and "error" in self.json, (self.status, self.raw)
