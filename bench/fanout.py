@@ -42,6 +42,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from chalicelib.providers.breaker import BreakerBoard, BreakerPolicy  # noqa: E402
+from chalicelib.providers.definition import ProviderDef  # noqa: E402
 from chalicelib.providers.fanout import (  # noqa: E402
     CallPlan,
     Fanout,
@@ -50,7 +51,6 @@ from chalicelib.providers.fanout import (  # noqa: E402
 from chalicelib.providers.http_session import AddressGuard, make_session  # noqa: E402
 from chalicelib.providers.messages import build_request_body  # noqa: E402
 from chalicelib.providers.stats import StatsRegistry, percentile  # noqa: E402
-from chalicelib.rules.catalog import ProviderDef  # noqa: E402
 from devtools.provider_sim import SimulatorClient  # noqa: E402
 
 THREADS = 32  # services._PROVIDER_THREADS

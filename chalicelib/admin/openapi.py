@@ -114,6 +114,8 @@ def _list_schema(spec: ResourceSpec) -> dict[str, Any]:
             "page": {"type": "integer", "minimum": 0},
             "pageSize": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE},
             "total": {"type": "integer", "minimum": 0},
+            "next": {"type": "integer", "minimum": 1,
+                     "description": "present when the page is full: pass it as after"},
         },
         "required": ["items", "page", "pageSize", "total"],
         "additionalProperties": False,
@@ -132,8 +134,12 @@ def _path_params(spec: ResourceSpec, item: bool) -> list[dict[str, Any]]:
 
 _PAGING = [
     {"name": "page", "in": "query", "required": False,
-     "description": "0-based page number",
-     "schema": {"type": "integer", "minimum": 0, "default": 0}},
+     "description": "0-based page number (skips page x pageSize ids; prefer after)",
+     "schema": {"type": "integer", "minimum": 0, "maximum": 1_000_000, "default": 0}},
+    {"name": "after", "in": "query", "required": False,
+     "description": "the previous page's next: this page starts after that id and reads "
+                    "only itself",
+     "schema": {"type": "integer", "minimum": 0}},
     {"name": "pageSize", "in": "query", "required": False,
      "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE,
                 "default": DEFAULT_PAGE_SIZE}},

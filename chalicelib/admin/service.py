@@ -20,6 +20,7 @@ from chalicelib.admin.fields import MAX_ID
 from chalicelib.admin.schemas import WRITE_ONLY_AUTH_FIELD, ResourceSpec
 from chalicelib.dcs.numbers import is_ascii_digits
 from chalicelib.store.catalog import CatalogRepository, ConcurrentChange
+from chalicelib.store.catalog_index import order_pk
 
 Result = TypeVar("Result")
 DEFAULT_PAGE_SIZE = 100
@@ -51,9 +52,19 @@ def parse_paging(query: Mapping[str, str] | None) -> tuple[int, int]:
                               name)
         return int(raw)
 
-    page = number("page", 0, 0, 10**9)
+    page = number("page", 0, 0, 10**6)
     size = number("pageSize", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)
     return page, size
+
+
+def parse_after(query: Mapping[str, str] | None) -> int | None:
+    """``after``: the id the previous page ended with (its ``next``)."""
+    raw = (query or {}).get("after")
+    if raw is None or raw == "":
+        return None
+    if not is_ascii_digits(raw) or len(raw) > 10 or not 0 <= int(raw) <= MAX_ID:
+        raise bad_request("out_of_range", f"after must be an id from 0 to {MAX_ID}", "after")
+    return int(raw)
 
 
 def present(spec: ResourceSpec, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -102,21 +113,27 @@ class AdminService:
     # ---- reads ---------------------------------------------------------------------------------
 
     def list(self, spec: ResourceSpec, page: int, page_size: int,
-             parent_id: int | None = None) -> dict[str, Any]:
+             parent_id: int | None = None, after: int | None = None) -> dict[str, Any]:
+        """One page in id order, from the order items (store/catalog_index.py): the page's keys
+        and objects and the kind's count are read, not the kind. ``after`` (an id, from the
+        previous page's ``next``) reads only the page; ``page`` skips ``page * pageSize`` keys."""
         if spec.parent_field is not None:
             self._require_parent(parent_id)
-        objects = [
-            o for o in self._repo.list_kind(spec.kind, consistent=True)
-            if spec.parent_field is None or _as_int(o.get(spec.parent_field)) == parent_id
-        ]
-        objects.sort(key=lambda o: _as_int(o.get(spec.id_field)) or 0)
-        start = page * page_size
-        return {
-            "items": [present(spec, o) for o in objects[start:start + page_size]],
+        self.ensure_index()
+        partition = order_pk(spec.kind, {spec.parent_field: parent_id} if spec.parent_field
+                             else {})
+        ids = self._repo.ordered_ids(partition, page * page_size, page_size, after)
+        bodies = self._repo.get_many(spec.kind, ids)
+        items = [present(spec, bodies[i]) for i in ids if i in bodies]
+        answer: dict[str, Any] = {
+            "items": items,
             "page": page,
             "pageSize": page_size,
-            "total": len(objects),
+            "total": self._repo.count(partition),
         }
+        if len(ids) == page_size:
+            answer["next"] = ids[-1]  # ?after=<next> reads the following page only
+        return answer
 
     def get(self, spec: ResourceSpec, object_id: int,
             parent_id: int | None = None) -> dict[str, Any]:

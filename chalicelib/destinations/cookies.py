@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import AbstractSet, Any
 from urllib.parse import quote
 
-from chalicelib.rules.catalog import CookieDestination
+from chalicelib.destinations.cookie_defs import CookieDestination
 
 # encodeURIComponent leaves these unescaped; maxSize bounds the encoded value.
 _URI_COMPONENT_SAFE = "-_.!~*'()"

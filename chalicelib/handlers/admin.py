@@ -15,7 +15,7 @@ from chalicelib.admin.body import parse_json_object
 from chalicelib.admin.errors import ApiError
 from chalicelib.admin.openapi import document
 from chalicelib.admin.schemas import BY_KIND, ResourceSpec
-from chalicelib.admin.service import AdminService, parse_id, parse_paging
+from chalicelib.admin.service import AdminService, parse_after, parse_id, parse_paging
 from chalicelib.admin.settings_view import public_settings
 from chalicelib.runtime.catalog_cache import CatalogUnavailable
 from chalicelib.runtime.services import STORAGE_ERRORS, Services, get_services
@@ -76,7 +76,8 @@ def _collection(services: Services, request: Any, spec: ResourceSpec,
     service = _service(services)
     if request.method == "GET":
         page, size = parse_paging(request.query_params)
-        return json_response(service.list(spec, page, size, parent))
+        after = parse_after(request.query_params)
+        return json_response(service.list(spec, page, size, parent, after))
     body = parse_json_object(request.raw_body, request.headers)
     created = service.create(spec, body, parent)
     location = spec.item_path.replace(

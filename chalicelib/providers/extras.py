@@ -14,7 +14,8 @@ import threading
 from typing import Any, Callable, Mapping, NamedTuple
 
 from chalicelib.providers.auth import AuthConfigError, AuthSpec, parse_auth
-from chalicelib.rules.catalog import CompiledCatalog, ProviderDef
+from chalicelib.providers.definition import ProviderDef
+from chalicelib.rules.catalog import CompiledCatalog
 
 
 # Not a dataclass: import cost on a cold start (chalicelib/core/records.py).

@@ -34,6 +34,7 @@ from urllib3 import exceptions as urllib3_exceptions
 from chalicelib.dcs.numbers import is_ascii_digits
 from chalicelib.providers.auth import auth_headers
 from chalicelib.providers.breaker import BreakerBoard, Permit
+from chalicelib.providers.definition import ProviderDef
 from chalicelib.providers.extras import NO_EXTRAS, ProviderExtras
 from chalicelib.providers.http_session import is_blocked_address
 from chalicelib.providers.messages import (
@@ -45,7 +46,6 @@ from chalicelib.providers.messages import (
 from chalicelib.providers.qps import QpsLimiter
 from chalicelib.providers.secrets import SecretResolver, SecretUnavailable
 from chalicelib.providers.stats import StatsRegistry
-from chalicelib.rules.catalog import ProviderDef
 
 Clock = Callable[[], float]
 ExtrasFor = Callable[[ProviderDef], ProviderExtras]

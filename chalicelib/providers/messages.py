@@ -8,7 +8,7 @@ from typing import Any, Mapping, NamedTuple, Sequence
 
 import jmespath
 
-from chalicelib.rules.catalog import ProviderDef
+from chalicelib.providers.definition import ProviderDef
 
 MAX_BODY_BYTES = 64 * 1024
 

@@ -11,6 +11,8 @@ import gc
 from typing import Any, Mapping, NamedTuple, Sequence
 
 from chalicelib.core.records import slots_repr
+from chalicelib.destinations.cookie_defs import CookieDestination, compile_cookie_destination
+from chalicelib.providers.definition import ProviderDef, compile_provider
 from chalicelib.rules.safe_regex import RegexBudget
 from chalicelib.rules.scanner import RuleError
 from chalicelib.rules.segment_index import SegmentIndex
@@ -86,48 +88,6 @@ class SegmentDef:
         self.status = status
 
     __repr__ = slots_repr
-
-
-class ProviderDef(NamedTuple):
-    pid: int
-    name: str
-    data_source_id: int
-    url: str
-    status: str = "active"
-    timeout_ms: int = 150
-    id_mode: str = "synced"
-    iab_vendor_id: int | None = None
-    cache_ttl_seconds: int = 3600
-    signals: tuple[str, ...] = ()
-    segments_path: str | None = None
-
-
-class CookieMapping(NamedTuple):
-    segment_sid: int
-    value: str
-    start_ms: int | None
-    end_ms: int | None
-
-    def is_live(self, now: float) -> bool:
-        now_ms = now * 1000
-        return (self.start_ms is None or self.start_ms <= now_ms) and (
-            self.end_ms is None or now_ms < self.end_ms
-        )
-
-
-class CookieDestination(NamedTuple):
-    destination_id: int
-    cookie_name: str
-    format_type: str
-    single_key: str
-    key_separator: str
-    value_separator: str
-    serialization_enabled: bool
-    serialization_separator: str
-    max_size: int
-    ttl_days: int
-    domain: str
-    mappings: tuple[CookieMapping, ...]
 
 
 class CompiledCatalog:
@@ -232,52 +192,6 @@ def _compile_trait(obj: Mapping[str, Any]) -> TraitDef:
     raise ValueError(f"unsupported traitType {trait_type!r}")
 
 
-def _compile_provider(obj: Mapping[str, Any]) -> ProviderDef:
-    return ProviderDef(
-        pid=int(obj["pid"]),
-        name=str(obj.get("name", "")),
-        data_source_id=int(obj["dataSourceId"]),
-        url=str(obj["url"]),
-        status=str(obj.get("status", "active")),
-        timeout_ms=int(obj.get("timeoutMs", 150)),
-        id_mode=str(obj.get("idMode", "synced")),
-        iab_vendor_id=_int_or_none(obj.get("iabVendorId")),
-        cache_ttl_seconds=int(obj.get("cacheTtlSeconds", 3600)),
-        signals=tuple(obj.get("signals") or ()),
-        segments_path=obj.get("segmentsPath"),
-    )
-
-
-def _compile_cookie_destination(
-    obj: Mapping[str, Any], mappings: Sequence[Mapping[str, Any]]
-) -> CookieDestination:
-    destination_id = int(obj["destinationId"])
-    own = [m for m in mappings if int(m["destinationId"]) == destination_id]
-    own.sort(key=lambda m: int(m.get("mappingId", 0)))
-    return CookieDestination(
-        destination_id=destination_id,
-        cookie_name=str(obj["cookieName"]),
-        format_type=str(obj.get("formatType", "single_key")),
-        single_key=str(obj.get("singleKey", "")),
-        key_separator=str(obj.get("keySeparator", "=")),
-        value_separator=str(obj.get("valueSeparator", ",")),
-        serialization_enabled=bool(obj.get("serializationEnabled", True)),
-        serialization_separator=str(obj.get("serializationSeparator", ",")),
-        max_size=int(obj.get("maxSize", 2048)),
-        ttl_days=max(1, int(obj.get("ttl", 30))),
-        domain=str(obj.get("cnameDomain") or ""),
-        mappings=tuple(
-            CookieMapping(
-                segment_sid=int(m["sid"]),
-                value=str(m.get("valueString", "")),
-                start_ms=_int_or_none(m.get("startDate")),
-                end_ms=_int_or_none(m.get("endDate")),
-            )
-            for m in own
-        ),
-    )
-
-
 def _segment_warnings(segment: SegmentDef, traits: Mapping[int, TraitDef]) -> list[str]:
     """Kept but named: rules the admin API would refuse (a hand-edited catalog)."""
     found = []
@@ -337,7 +251,7 @@ def _compile_catalog(
     providers: list[ProviderDef] = []
     for obj in raw.get("provider", ()):
         try:
-            providers.append(_compile_provider(obj))
+            providers.append(compile_provider(obj))
         except (KeyError, ValueError, TypeError) as exc:
             problems.append(f"provider {obj.get('pid')}: {exc}")
     destinations: list[CookieDestination] = []
@@ -346,7 +260,7 @@ def _compile_catalog(
         if obj.get("destinationType") != "ADS":
             continue
         try:
-            destinations.append(_compile_cookie_destination(obj, mappings))
+            destinations.append(compile_cookie_destination(obj, mappings))
         except (KeyError, ValueError, TypeError) as exc:
             problems.append(f"destination {obj.get('destinationId')}: {exc}")
     onboarded = {

@@ -105,16 +105,19 @@ class CatalogRepository:
         # Into an empty catalog (seeding, benchmarks), the index is complete when done; else
         # the first admin change completes it (build_index).
         complete = self.index_ready() or self._empty()
+        written: list[tuple[str, int | str, dict[str, Any]]] = []
         with self._table.batch_writer(overwrite_by_pkeys=["pk", "sk"]) as batch:
             for kind, object_id, body in objects:
                 _check_kind(kind)
+                written.append((kind, object_id, body))
                 batch.put_item(Item={"pk": kind, "sk": str(object_id), "body": json.dumps(body)})
                 if isinstance(object_id, int) or str(object_id).isdigit():
                     highest[kind] = max(highest.get(kind, 0), int(object_id))
-                    for item in _index_items(kind, int(object_id), ci.entries(kind, body)):
+                    for item in _index_items(kind, int(object_id), body):
                         batch.put_item(Item=item)
         for kind, object_id in highest.items():
             self.reserve_id(kind, object_id)
+        self._recount({ci.order_pk(kind, body) for kind, _, body in written})
         if complete:
             self._table.put_item(Item={"pk": _META, "sk": "index", "layout": _INDEX_LAYOUT})
 
@@ -319,6 +322,7 @@ class CatalogRepository:
         items: list[dict[str, Any]] = []
         index_puts: list[dict[str, Any]] = []
         index_deletes: list[dict[str, Any]] = []
+        counts: dict[str, int] = {}
         for kind, object_id, body in puts:
             _check_kind(kind)
             item = {"pk": kind, "sk": str(object_id), "body": json.dumps(body)}
@@ -326,12 +330,16 @@ class CatalogRepository:
             change = index_change(kind, object_id, previous.get((kind, object_id)), body)
             index_puts += change.put
             index_deletes += change.delete
+            _add_counts(counts, change.counts)
         for kind, object_id in deletes:
             _check_kind(kind)
             key = {"pk": kind, "sk": str(object_id)}
             items.append({"Delete": {"TableName": name, "Key": key}})
             change = index_change(kind, object_id, previous.get((kind, object_id)), None)
             index_deletes += change.delete
+            _add_counts(counts, change.counts)
+        items += [{"Update": _count_update(name, part, delta)}
+                  for part, delta in sorted(counts.items()) if delta]
         # Key items must be exact at commit: they go in the transaction. Reference items
         # that do not fit go before it (adds) or after it (removals): see the module doc.
         room = _TRANSACTION_ACTIONS - 1 - len(items)
@@ -396,7 +404,55 @@ class CatalogRepository:
             change = index_change(kind, object_id, old, new)
             puts += change.put
             deletes += change.delete
+            for part, delta in change.counts.items():
+                self._table.meta.client.update_item(**_count_update(self._table.name, part, delta))
         self._batch(puts, deletes)
+
+    def _recount(self, partitions: Iterable[str]) -> None:
+        """Set the count of each order partition to its number of order items."""
+        client = self._table.meta.client
+        for part in partitions:
+            total = 0
+            kwargs: dict[str, Any] = {"TableName": self._table.name, "Select": "COUNT",
+                                      "KeyConditionExpression": "#pk = :pk",
+                                      "ExpressionAttributeNames": {"#pk": "pk"},
+                                      "ExpressionAttributeValues": {":pk": part},
+                                      "ConsistentRead": True}
+            while True:
+                page = client.query(**kwargs)
+                total += int(page.get("Count", 0))
+                if "LastEvaluatedKey" not in page:
+                    break
+                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+            self._table.put_item(Item={"pk": _META, "sk": ci.count_sk(part), "n": total})
+
+    def count(self, order_partition: str) -> int:
+        item = self._table.get_item(Key={"pk": _META, "sk": ci.count_sk(order_partition)},
+                                    ConsistentRead=True).get("Item")
+        return max(0, int(_to_plain(item["n"]))) if item and "n" in item else 0
+
+    def ordered_ids(self, order_partition: str, offset: int, limit: int,
+                    after: int | None = None) -> list[int]:
+        """Ids in ascending order: ``limit`` of them after ``offset`` others, or after id
+        ``after`` (a cursor: reads only the page). Keys only, consistent."""
+        client = self._table.meta.client
+        kwargs: dict[str, Any] = {"TableName": self._table.name,
+                                  "KeyConditionExpression": "#pk = :pk",
+                                  "ExpressionAttributeNames": {"#pk": "pk"},
+                                  "ExpressionAttributeValues": {":pk": order_partition},
+                                  "ConsistentRead": True}
+        if after is not None:
+            kwargs["ExclusiveStartKey"] = {"pk": order_partition, "sk": ci.order_sk(after)}
+            offset = 0
+        ids: list[int] = []
+        while len(ids) < offset + limit:
+            kwargs["Limit"] = min(1000, offset + limit - len(ids))
+            page = client.query(**kwargs)
+            ids += [int(item["sk"]) for item in page.get("Items", [])]
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return ids[offset:offset + limit]
 
     def index_ready(self) -> bool:
         item = self._table.get_item(Key=_INDEX_KEY, ConsistentRead=True).get("Item")
@@ -414,8 +470,9 @@ class CatalogRepository:
                 for body in objects:
                     object_id = ci._int(body.get(id_field))
                     if object_id is not None:
-                        items += _index_items(kind, object_id, ci.entries(kind, body))
+                        items += _index_items(kind, object_id, body)
             self._batch(puts=items)
+            self._recount({item["pk"] for item in items if item["pk"].startswith("order#")})
             condition = ("attribute_not_exists(v)" if snapshot.version == 0
                          else "v = :expected")
             check: dict[str, Any] = {"TableName": self._table.name, "Key": _VERSION_KEY,
@@ -448,16 +505,19 @@ def _ref_item(ref: ci.Ref, kind: str, object_id: int) -> dict[str, Any]:
     return {"pk": ci.ref_pk(ref), "sk": ci.user_sk(kind, object_id)}
 
 
-def _index_items(kind: str, object_id: int, entries: ci.IndexEntries) -> list[dict[str, Any]]:
-    return ([_key_item(kind, key, object_id) for key in sorted(entries.keys)]
+def _index_items(kind: str, object_id: int, body: Mapping[str, Any]) -> list[dict[str, Any]]:
+    entries = ci.entries(kind, body)
+    return ([_order_item(kind, object_id, body)]
+            + [_key_item(kind, key, object_id) for key in sorted(entries.keys)]
             + [_ref_item(ref, kind, object_id) for ref in sorted(entries.refs)])
 
 
 class IndexChange(NamedTuple):
-    """The index items one object change adds and removes."""
+    """The index items one object change adds and removes, and how its kind's count moves."""
 
     put: list[dict[str, Any]]
     delete: list[dict[str, Any]]  # keys
+    counts: dict[str, int]  # order partition -> +1 / -1
 
 
 def index_change(kind: str, object_id: int, old: Mapping[str, Any] | None,
@@ -471,4 +531,26 @@ def index_change(kind: str, object_id: int, old: Mapping[str, Any] | None,
     deletes = [{"pk": ci.key_pk(kind), "sk": key} for key in sorted(before.keys - after.keys)]
     deletes += [{"pk": ci.ref_pk(ref), "sk": ci.user_sk(kind, object_id)}
                 for ref in sorted(before.refs - after.refs)]
-    return IndexChange(puts, deletes)
+    counts: dict[str, int] = {}
+    if old is None and new is not None:
+        puts.insert(0, _order_item(kind, object_id, new))
+        counts[ci.order_pk(kind, new)] = 1
+    elif old is not None and new is None:
+        deletes.insert(0, _order_item(kind, object_id, old))
+        counts[ci.order_pk(kind, old)] = -1
+    return IndexChange(puts, deletes, counts)
+
+
+def _order_item(kind: str, object_id: int, body: Mapping[str, Any]) -> dict[str, Any]:
+    return {"pk": ci.order_pk(kind, body), "sk": ci.order_sk(object_id)}
+
+
+def _add_counts(into: dict[str, int], counts: Mapping[str, int]) -> None:
+    for part, delta in counts.items():
+        into[part] = into.get(part, 0) + delta
+
+
+def _count_update(table: str, part: str, delta: int) -> dict[str, Any]:
+    return {"TableName": table, "Key": {"pk": _META, "sk": ci.count_sk(part)},
+            "UpdateExpression": "ADD n :d", "ExpressionAttributeValues": {":d": delta}}
+

@@ -10,7 +10,10 @@ catalog, so the catalog table keeps, beside every object, items that answer them
 * **reference items** (``pk = "ref#<kind>#<id>"``, ``sk = "<kind>#<id>"`` of the user): who uses
   an object (traits, segments, providers and S2S destinations use a data source; segments use
   traits; mappings use a destination and a segment). A delete and a trait-type change read
-  them instead of every segment.
+  them instead of every segment;
+* **order items** (``pk = "order#<kind>"``, or ``"order#mapping#<destinationId>"``, ``sk`` = the
+  id zero-padded to 10 digits) and a count (``pk = "meta"``, ``sk = "count#" + that pk``): a list
+  page reads the page's keys and objects and the count, never the whole kind.
 
 Every admin change commits the object, its index items and the catalog version in one
 transaction conditioned on the version it read (store/catalog.py), so the index is exactly as
@@ -125,3 +128,18 @@ def uses(kind: str, body: Mapping[str, Any], ref: Ref) -> bool:
     """Whether ``body`` (a ``kind`` object) still uses ``ref``: reference items of a change
     that never committed are recognised this way and ignored."""
     return ref in entries(kind, body).refs
+
+
+def order_pk(kind: str, body: Mapping[str, Any]) -> str:
+    """The partition that lists ``kind`` in id order (mappings: per destination)."""
+    if kind == "mapping":
+        return f"order#mapping#{_int(body.get('destinationId'))}"
+    return f"order#{kind}"
+
+
+def order_sk(object_id: int) -> str:
+    return f"{object_id:010d}"
+
+
+def count_sk(order_partition: str) -> str:
+    return f"count#{order_partition}"

@@ -115,3 +115,30 @@ def test_objects_in_use_are_still_refused_with_their_users(
     answer = admin.delete(kind_path)
     assert answer.status == 409 and answer.error()["code"] == "in_use"
     assert "used by" in answer.error()["message"]
+
+
+def test_a_list_page_reads_its_own_objects_not_the_kind(
+    admin: Admin, repo: CatalogRepository  # noqa: F811
+) -> None:
+    repo.put_many(("trait", 50_000 + i, _trait(50_000 + i)) for i in range(300))
+    repo.bump_version()
+    every = sorted(t["sid"] for t in repo.list_kind("trait"))
+    fetched: list[str] = []
+
+    def record(model: Any, params: Any, **_: Any) -> None:
+        if model.name == "Query":
+            fetched.append(str(params["ExpressionAttributeValues"]))
+        elif model.name == "BatchGetItem":
+            fetched.extend(f"get {len(v['Keys'])}" for v in params["RequestItems"].values())
+
+    with dynamodb_hook("provide-client-params.dynamodb", record):
+        first = admin.get("/v1/traits?pageSize=50").json
+    assert [t["sid"] for t in first["items"]] == every[:50] and first["total"] == len(every)
+    assert not any("'trait'" in call for call in fetched)  # the kind itself is never queried
+    assert "get 50" in fetched
+    second = admin.get(f"/v1/traits?pageSize=50&after={first['next']}").json
+    assert [t["sid"] for t in second["items"]] == every[50:100]
+    numbered = admin.get("/v1/traits?pageSize=50&page=1").json
+    assert numbered["items"] == second["items"]
+    last = admin.get(f"/v1/traits?pageSize=1000&after={every[-2]}").json
+    assert [t["sid"] for t in last["items"]] == every[-1:] and "next" not in last

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from chalicelib.destinations.cookie_defs import CookieDestination, CookieMapping
 from chalicelib.destinations.cookies import encoded_size, stuff_items
-from chalicelib.rules.catalog import CookieDestination, CookieMapping
 
 NOW = 1_800_000_000.0
 

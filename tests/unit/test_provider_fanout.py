@@ -15,6 +15,7 @@ import requests
 
 from chalicelib.providers.auth import AuthSpec, verify_hmac
 from chalicelib.providers.breaker import BreakerBoard
+from chalicelib.providers.definition import ProviderDef
 from chalicelib.providers.extras import NO_EXTRAS, ProviderExtras
 from chalicelib.providers.fanout import CallPlan, Fanout, ProviderCaller
 from chalicelib.providers.messages import (
@@ -25,7 +26,6 @@ from chalicelib.providers.messages import (
 )
 from chalicelib.providers.qps import QpsLimiter
 from chalicelib.providers.secrets import SecretResolver
-from chalicelib.rules.catalog import ProviderDef
 from devtools.provider_sim import ProviderSimulator
 from tests.unit.loopback_session import make_session
 

@@ -11,11 +11,11 @@ import pytest
 import requests
 
 from chalicelib.providers.auth import AuthSpec
+from chalicelib.providers.definition import ProviderDef
 from chalicelib.providers.extras import ProviderExtras
 from chalicelib.providers.fanout import CallPlan, Fanout, ProviderCaller
 from chalicelib.providers.messages import build_request_body
 from chalicelib.providers.secrets import SecretResolver
-from chalicelib.rules.catalog import ProviderDef
 from devtools.contract_check import check, main, sign
 from devtools.provider_sim import ProviderSimulator
 from examples.reference_provider import ReferenceProvider

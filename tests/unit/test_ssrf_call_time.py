@@ -13,6 +13,7 @@ from typing import Any, Iterator, Sequence
 import pytest
 import requests
 
+from chalicelib.providers.definition import ProviderDef
 from chalicelib.providers.fanout import CallPlan, Fanout, ProviderCaller
 from chalicelib.providers.http_session import (
     AddressGuard,
@@ -20,7 +21,6 @@ from chalicelib.providers.http_session import (
     is_blocked_address,
     make_session,
 )
-from chalicelib.rules.catalog import ProviderDef
 from devtools.provider_sim import ProviderSimulator
 
 
