@@ -92,14 +92,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, NamedTuple
 
-os.environ.update({
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_REGION": "us-east-1",
-    "AWS_EC2_METADATA_DISABLED": "true",
-})
+from devtools.stack import DUMMY_AWS_ENV  # noqa: E402
+
+os.environ.update(DUMMY_AWS_ENV)  # before any AWS client exists: moto only, never the network
 for _name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB",
               "AWS_ENDPOINT_URL_CLOUDFORMATION", "RTDCS_ADMIN_TOKEN_PARAMETER"):
     os.environ.pop(_name, None)

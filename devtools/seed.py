@@ -37,19 +37,13 @@ from pathlib import Path
 from typing import Any, Callable
 
 from chalicelib.store.catalog import CatalogRepository
+from chalicelib.store.catalog_index import ID_FIELDS as CATALOG_ID_FIELDS
 
 DEMO_CATALOG = Path(__file__).with_name("demo_catalog.json")
 SIM_PLACEHOLDER = "{sim}"
 
-# Catalog kind -> the admin-API field holding the object's id.
-ID_FIELDS = {
-    "datasource": "dataSourceId",
-    "trait": "sid",
-    "segment": "sid",
-    "provider": "pid",
-    "destination": "destinationId",
-    "mapping": "mappingId",
-}
+# Catalog kind -> the admin-API field holding the object's id (dependency order).
+ID_FIELDS = dict(CATALOG_ID_FIELDS)
 
 
 def load_catalog(

@@ -139,13 +139,7 @@ class CatalogRepository:
         # not, and load_all reads the kinds in parallel. (A resource's client still takes and
         # returns plain Python values.)
         client = self._table.meta.client
-        kwargs: dict[str, Any] = {
-            "TableName": self._table.name,
-            "KeyConditionExpression": "#pk = :kind",
-            "ExpressionAttributeNames": {"#pk": "pk"},
-            "ExpressionAttributeValues": {":kind": kind},
-            "ConsistentRead": consistent,
-        }
+        kwargs = self._kind_query(kind, consistent)
         items: list[dict[str, Any]] = []
         while True:
             page = client.query(**kwargs)
@@ -153,6 +147,15 @@ class CatalogRepository:
             if "LastEvaluatedKey" not in page:
                 return items
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def _kind_query(self, partition: str, consistent: bool) -> dict[str, Any]:
+        return {
+            "TableName": self._table.name,
+            "KeyConditionExpression": "#pk = :kind",
+            "ExpressionAttributeNames": {"#pk": "pk"},
+            "ExpressionAttributeValues": {":kind": partition},
+            "ConsistentRead": consistent,
+        }
 
     def load_all(self, consistent: bool = False) -> dict[str, list[dict[str, Any]]]:
         """Every kind, one query each, all at once: a cold container and every catalog change
@@ -271,13 +274,8 @@ class CatalogRepository:
         """Up to ``limit`` objects of ``kind`` after sort key ``after`` (None: from the start),
         and the sort key to continue from (None at the end). Eventually consistent."""
         _check_kind(kind)
-        kwargs: dict[str, Any] = {
-            "TableName": self._table.name,
-            "KeyConditionExpression": "#pk = :kind",
-            "ExpressionAttributeNames": {"#pk": "pk"},
-            "ExpressionAttributeValues": {":kind": kind},
-            "Limit": limit,
-        }
+        kwargs = self._kind_query(kind, consistent=False)
+        kwargs["Limit"] = limit
         if after is not None:
             kwargs["ExclusiveStartKey"] = {"pk": kind, "sk": after}
         page = self._table.meta.client.query(**kwargs)
