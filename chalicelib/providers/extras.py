@@ -1,48 +1,22 @@
-"""Provider fields the compiled ``ProviderDef`` does not carry yet: ``auth`` and ``maxQps``.
-
-They are read from the raw catalog objects (``CompiledCatalog.raw["provider"]``, admin-API
-field names) into a ``pid -> ProviderExtras`` table built once per catalog version. When
-``ProviderDef`` gains ``auth`` / ``max_qps`` attributes, those win and the raw lookup is unused.
-
-A malformed ``auth`` object never results in an unsigned call: the extras carry the problem
-and the fan-out fails the call (error ``auth_config``) without sending anything.
+"""Provider extras (auth, ``maxQps``) for the fan-out, and the hook that gets a new catalog
+version's secrets ready. The extras themselves are compiled into ``ProviderDef``
+(providers/definition.py); this module no longer reads the raw catalog.
 """
 
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable, Mapping, NamedTuple
+from typing import Callable
 
-from chalicelib.providers.auth import AuthConfigError, AuthSpec, parse_auth
-from chalicelib.providers.definition import ProviderDef
+from chalicelib.providers.definition import (
+    NO_EXTRAS,
+    ProviderDef,
+    ProviderExtras,
+    extras_from_raw,
+)
 from chalicelib.rules.catalog import CompiledCatalog
 
-
-# Not a dataclass: import cost on a cold start (chalicelib/core/records.py).
-class ProviderExtras(NamedTuple):
-    auth: AuthSpec | None = None
-    max_qps: int | None = None
-    problem: str | None = None  # why the configuration cannot be used (no call is made)
-
-
-NO_EXTRAS = ProviderExtras()
-
-
-def extras_from_raw(obj: Mapping[str, Any]) -> ProviderExtras:
-    problem = None
-    auth = None
-    try:
-        auth = parse_auth(obj.get("auth"))
-    except AuthConfigError as exc:
-        problem = str(exc)
-    raw_qps = obj.get("maxQps")
-    max_qps = None
-    if raw_qps is not None:
-        if isinstance(raw_qps, bool) or not isinstance(raw_qps, (int, float)):
-            problem = problem or "maxQps must be an integer or null"
-        else:
-            max_qps = int(raw_qps)
-    return ProviderExtras(auth, max_qps, problem)
+__all__ = ["NO_EXTRAS", "ExtrasLookup", "ProviderExtras", "extras_from_raw"]
 
 
 class ExtrasLookup:
@@ -62,16 +36,12 @@ class ExtrasLookup:
         self._on_new_version = on_new_version  # e.g. get the secrets it names ready
         self._lock = threading.Lock()
         self._version: int | None = None
-        self._table: dict[int, tuple[ProviderDef, ProviderExtras]] = {}
+        self._table: dict[int, ProviderDef] = {}
 
     def __call__(self, provider: ProviderDef) -> ProviderExtras:
-        entry = self._table.get(provider.pid)
-        if entry is None or entry[0] is not provider:
-            self._refresh()
-            entry = self._table.get(provider.pid)
-        if entry is not None and (entry[0] is provider or entry[0] == provider):
-            return entry[1]
-        return _from_provider_def(provider) or (entry[1] if entry else NO_EXTRAS)
+        if self._table.get(provider.pid) is not provider:
+            self._refresh()  # a new snapshot: its secrets get ready (on_new_version)
+        return provider.extras
 
     def _refresh(self) -> None:
         try:
@@ -83,30 +53,7 @@ class ExtrasLookup:
         with self._lock:
             if catalog.version == self._version:
                 return
-            raw_by_pid: dict[int, Mapping[str, Any]] = {}
-            for obj in catalog.raw.get("provider", ()):
-                try:
-                    raw_by_pid[int(obj["pid"])] = obj
-                except (KeyError, TypeError, ValueError):
-                    continue  # the catalog compiler already reports such objects
-            table = {
-                p.pid: (p, _from_provider_def(p) or extras_from_raw(raw_by_pid.get(p.pid, {})))
-                for p in catalog.providers
-            }
-            self._table = table
+            self._table = {p.pid: p for p in catalog.providers}
             self._version = catalog.version
             if self._on_new_version is not None:
-                self._on_new_version({pid: extras for pid, (_, extras) in table.items()})
-
-
-def _from_provider_def(provider: ProviderDef) -> ProviderExtras | None:
-    """Extras straight from ``ProviderDef`` once it has the fields (forward compatible)."""
-    if not hasattr(provider, "auth") and not hasattr(provider, "max_qps"):
-        return None
-    raw_auth = getattr(provider, "auth", None)
-    if raw_auth is not None and not isinstance(raw_auth, AuthSpec):
-        try:
-            raw_auth = parse_auth(raw_auth)
-        except AuthConfigError as exc:
-            return ProviderExtras(None, getattr(provider, "max_qps", None), str(exc))
-    return ProviderExtras(raw_auth, getattr(provider, "max_qps", None))
+                self._on_new_version({p.pid: p.extras for p in catalog.providers})
