@@ -124,7 +124,7 @@ def test_realtime_providers_answer_within_budget(
     body = _json(resp)
 
     # Not held by the hang (30 s); the budget itself is measured by bench/event_budget.py.
-    assert elapsed < 1.0, f"/event took {elapsed * 1000:.0f} ms with a hanging provider"
+    assert elapsed < 5.0, f"/event took {elapsed * 1000:.0f} ms with a hanging provider"
     calls = sim.calls()
     assert calls.get("slow", 0) > calls_before.get("slow", 0), "SlowData was never called"
     assert calls.get("fast", 0) > calls_before.get("fast", 0), "FastData was never called"

@@ -92,7 +92,7 @@ def test_fast_provider_counts_and_hanging_one_is_cut_at_budget(
     assert 5002 in body["segments"] and 5004 not in body["segments"]
     assert "errors" not in body  # a late provider never raises a response error
     # Not held by the hang (30 s); the 250 ms budget itself is measured by bench/event_budget.py.
-    assert elapsed_ms < 1000, elapsed_ms
+    assert elapsed_ms < 5000, elapsed_ms
     timing = response.headers["Server-Timing"]
     assert 'desc="FastData: answered"' in timing and 'desc="SlowData: timeout"' in timing
 
