@@ -167,6 +167,21 @@ def _int_or_none(value: Any) -> int | None:
     return None if value in (None, "") else int(value)
 
 
+_KEY_SETS: dict[frozenset[str], frozenset[str]] = {}
+_MAX_KEY_SETS = 100_000
+
+
+def _shared_keys(keys: frozenset[str]) -> frozenset[str]:
+    """One frozenset per distinct key set: most traits read the same one or two keys, and a
+    frozenset costs about 200 bytes (bench/rules.py measures the catalog's memory)."""
+    shared = _KEY_SETS.get(keys)
+    if shared is None:
+        if len(_KEY_SETS) >= _MAX_KEY_SETS:
+            _KEY_SETS.clear()
+        shared = _KEY_SETS[keys] = keys
+    return shared
+
+
 def _compile_trait(obj: Mapping[str, Any]) -> TraitDef:
     trait_type = obj["traitType"]
     ttl = obj.get("ttl")
@@ -182,7 +197,7 @@ def _compile_trait(obj: Mapping[str, Any]) -> TraitDef:
     )
     if trait_type == "RULE_BASED_TRAIT":
         rule = parse_trait_rule(str(obj["traitRule"]))
-        return TraitDef(**common, rule=rule, keys=rule_keys(rule))  # type: ignore[arg-type]
+        return TraitDef(**common, rule=rule, keys=_shared_keys(rule_keys(rule)))  # type: ignore[arg-type]
     if trait_type == "ON_BOARDED_TRAIT":
         segment = obj.get("providerSegmentId")
         return TraitDef(

@@ -10,6 +10,7 @@ event path uses the indexed form in ``trait_index.py``, which the tests hold equ
 from __future__ import annotations
 
 import re
+import sys
 from decimal import Decimal
 from typing import Mapping, Sequence, Union
 
@@ -60,12 +61,14 @@ class Predicate:
         words: frozenset[str] = frozenset(),  # matcheswords, folded
         regex: SafeRegex | None = None,
     ) -> None:
-        self.key = key
-        self.op = op
+        # A 100,000-trait catalog holds the same few keys and operators many times over: one
+        # shared string each, and the literal itself when folding does not change it.
+        self.key = sys.intern(key)
+        self.op = sys.intern(op)
         self.literal = literal
         self.numeric = numeric
         self.is_string = is_string
-        self.folded = folded
+        self.folded = literal if folded == literal else folded
         self.words = words
         self.regex = regex
 

@@ -117,3 +117,21 @@ def test_onboarded_traits_are_mapped_by_provider_segment() -> None:
 def test_empty_catalog() -> None:
     assert EMPTY_CATALOG.realize_rule_traits({"c_a": ["x"]}).sids == frozenset()
     assert EMPTY_CATALOG.evaluate_segments({1: [NOW]}, NOW) == set()
+
+
+def test_traits_reading_the_same_keys_share_one_key_set_and_key_strings() -> None:
+    """Memory at 100,000 traits (bench/rules.py): equal key sets and keys are stored once."""
+    rules = ['c_section == "a" AND c_tier == "1"', 'c_tier == "2" OR c_section == "b"']
+    catalog = compile_catalog({"trait": [
+        {"sid": 9000 + i, "traitType": "RULE_BASED_TRAIT", "dataSourceId": 1, "traitRule": rule}
+        for i, rule in enumerate(rules)]}, 1)
+    first, second = catalog.traits[9000], catalog.traits[9001]
+    assert first.keys == second.keys == frozenset({"c_section", "c_tier"})
+    assert first.keys is second.keys
+    key_a = next(iter(first.rule.operands)).key  # type: ignore[union-attr]
+    key_b = next(iter(second.rule.operands)).key  # type: ignore[union-attr]
+    assert {key_a, key_b} <= {"c_section", "c_tier"}
+    same = [p for p in (*first.rule.operands, *second.rule.operands)  # type: ignore[union-attr]
+            if p.key == "c_tier"]
+    assert same[0].key is same[1].key
+    assert all(p.folded is p.literal for p in same)  # already folded: no second string
