@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from decimal import Decimal
-from typing import Callable, Iterable, Mapping, Sequence, Union
+from typing import Any, Callable, Iterable, Mapping, Sequence, Union
 
 from chalicelib.rules.safe_regex import RegexBudget, RegexBudgetExceeded
 from chalicelib.rules.trait_rules import (
@@ -48,7 +48,7 @@ Token = tuple
 _P_KEY, _P_GRAM, _P_REL = 1.0, 0.2, 0.5
 
 Evaluator = Callable[[set, "_Event"], bool]
-Form = Union[frozenset, Evaluator]
+Form = Union[tuple, Evaluator]  # a tuple: every one of these exact atoms must be true
 
 
 class _KeyIndex:
@@ -60,13 +60,13 @@ class _KeyIndex:
 
     def __init__(
         self,
-        eq_text: dict[str, list[int]],
-        eq_num: dict[Decimal, list[int]],
-        rel: list[tuple[str, list[Decimal], list[int]]],
-        words: dict[str, list[int]],
-        prefix: dict[str, list[int]],
+        eq_text: dict[str, tuple[int, ...]],
+        eq_num: dict[Decimal, tuple[int, ...]],
+        rel: list[tuple[str, tuple[Decimal, ...], tuple[int, ...]]],
+        words: dict[str, tuple[int, ...]],
+        prefix: dict[str, tuple[int, ...]],
         prefix_lens: tuple[int, ...],
-        suffix: dict[str, list[int]],
+        suffix: dict[str, tuple[int, ...]],
         suffix_lens: tuple[int, ...],
     ) -> None:
         self.eq_text = eq_text
@@ -179,16 +179,21 @@ def _rank(node: Node) -> int:
     return max((_rank(op) for op in node.operands), default=0) + 1
 
 
-def _compile(node: Node, atom_of: Callable[[Predicate], int]) -> Evaluator:
+def _compile(node: Node, atom_of: Callable[[Predicate], int],
+             leaves: dict[int, Evaluator]) -> Evaluator:
     if isinstance(node, Predicate):
         atom = atom_of(node)
-        if node.op in EXACT_OPS:
-            return lambda t, e: atom in t
-        return lambda t, e: e.lazy(atom)
+        leaf = leaves.get(atom)  # one evaluator per atom, shared by every rule using it
+        if leaf is None:
+            if node.op in EXACT_OPS:
+                leaf = leaves[atom] = lambda t, e: atom in t
+            else:
+                leaf = leaves[atom] = lambda t, e: e.lazy(atom)
+        return leaf
     if isinstance(node, Not):
-        inner = _compile(node.operand, atom_of)
+        inner = _compile(node.operand, atom_of, leaves)
         return lambda t, e: not inner(t, e)
-    parts = tuple(_compile(op, atom_of) for op in sorted(node.operands, key=_rank))
+    parts = tuple(_compile(op, atom_of, leaves) for op in sorted(node.operands, key=_rank))
     if isinstance(node, And):
         if len(parts) == 2:
             first, second = parts
@@ -214,6 +219,10 @@ def _compile(node: Node, atom_of: Callable[[Predicate], int]) -> Evaluator:
     return any_of
 
 
+def _frozen(index: dict[Any, list[int]]) -> dict[Any, tuple[int, ...]]:
+    return {key: tuple(values) for key, values in index.items()}
+
+
 def _append(index: dict, key: object, value: int) -> None:
     bucket = index.get(key)
     if bucket is None:
@@ -229,6 +238,7 @@ class TraitIndex:
         """``rules``: (sid, dataSourceId, rule) of each rule-based trait."""
         self.atoms: list[Predicate] = []
         self._atom_ids: dict[Predicate, int] = {}
+        self._leaves: dict[int, Evaluator] = {}
         self.data_source: dict[int, int] = {}
         self.forms: dict[int, Form] = {}
         self.regex_sids: set[int] = set()
@@ -282,7 +292,8 @@ class TraitIndex:
                               for k, grams in check_by_gram.items()}
         self.always = tuple(always)
         self.keys = self._build_key_indexes()
-        del self._atom_ids, self._distinct, self._gram_counts  # only needed while building
+        # only needed while building
+        del self._atom_ids, self._distinct, self._gram_counts, self._leaves
 
     @staticmethod
     def _gram_sources(pred: Predicate) -> list[str]:
@@ -345,8 +356,9 @@ class TraitIndex:
         if isinstance(rule, And) and all(
             isinstance(op, Predicate) and op.op in EXACT_OPS for op in rule.operands
         ):
-            return frozenset(self._atom_of(op) for op in rule.operands)  # type: ignore[arg-type]
-        return _compile(rule, self._atom_of)
+            # A tuple, not a frozenset: a third of the memory, and set.issuperset takes it.
+            return tuple(sorted({self._atom_of(op) for op in rule.operands}))  # type: ignore[arg-type]
+        return _compile(rule, self._atom_of, self._leaves)
 
     def _build_key_indexes(self) -> dict[str, _KeyIndex]:
         by_key: dict[str, list[tuple[int, Predicate]]] = {}
@@ -379,11 +391,14 @@ class TraitIndex:
             rel_lists = []
             for op, pairs in rel.items():
                 pairs.sort(key=lambda pair: pair[0])
-                rel_lists.append((op, [p[0] for p in pairs], [p[1] for p in pairs]))
+                rel_lists.append((op, tuple(p[0] for p in pairs), tuple(p[1] for p in pairs)))
+            # Tuples, not lists, once built: a one-atom list costs twice a one-atom tuple, and
+            # a 100,000-trait catalog holds hundreds of thousands of them (bench/rules.py).
             indexes[key] = _KeyIndex(
-                eq_text=eq_text, eq_num=eq_num, rel=rel_lists, words=words,
-                prefix=prefix, prefix_lens=tuple(sorted({len(p) for p in prefix})),
-                suffix=suffix, suffix_lens=tuple(sorted({len(s) for s in suffix})),
+                eq_text=_frozen(eq_text), eq_num=_frozen(eq_num), rel=rel_lists,
+                words=_frozen(words), prefix=_frozen(prefix),
+                prefix_lens=tuple(sorted({len(p) for p in prefix})),
+                suffix=_frozen(suffix), suffix_lens=tuple(sorted({len(s) for s in suffix})),
             )
         return indexes
 
@@ -484,7 +499,7 @@ class TraitIndex:
                 continue  # rules.md 1.4: not realized, whatever the NOTs
             form = forms[sid]
             try:
-                ok = form <= true if isinstance(form, frozenset) else form(true, event)
+                ok = true.issuperset(form) if isinstance(form, tuple) else form(true, event)
             except RegexBudgetExceeded:
                 failed = True
                 continue

@@ -65,10 +65,10 @@ class Predicate:
         # shared string each, and the literal itself when folding does not change it.
         self.key = sys.intern(key)
         self.op = sys.intern(op)
-        self.literal = literal
+        self.literal = sys.intern(literal)  # values repeat across traits ("sports", "1")
         self.numeric = numeric
         self.is_string = is_string
-        self.folded = literal if folded == literal else folded
+        self.folded = self.literal if folded == literal else sys.intern(folded)
         self.words = words
         self.regex = regex
 
