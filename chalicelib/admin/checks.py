@@ -78,8 +78,11 @@ class CatalogView:
     def owner(self, kind: str, key: str) -> int | None:
         return self._repo.key_owner(kind, key)
 
-    def users(self, kind: str, object_id: int) -> list[Ref]:
-        return self._repo.users_of(Ref(kind, object_id))
+    def users(self, kind: str, object_id: int, limit: int | None = None) -> list[Ref]:
+        found = self._repo.users_of(Ref(kind, object_id), limit)
+        for user, body in found:  # the checks that list users read them next
+            self._objects[(user.kind, user.object_id)] = body
+        return [user for user, _ in found]
 
     def trait_types(self, sids: Iterable[int],
                     override: tuple[int, str] | None = None) -> dict[int, str]:
@@ -112,22 +115,28 @@ _USER_LABELS = (("trait", "traits"), ("provider", "providers"), ("segment", "seg
 
 def delete_blocker(spec: ResourceSpec, object_id: int, view: CatalogView) -> ApiError | None:
     """Why ``object_id`` may not be deleted (409), or None."""
+    found = view.users(spec.kind, object_id, limit=_SHOWN_USERS + 1)
     by_kind: dict[str, list[int]] = {}
-    for user in view.users(spec.kind, object_id):
+    for user in found[:_SHOWN_USERS]:
         by_kind.setdefault(user.kind, []).append(user.object_id)
     users = [f"{label} {_list(by_kind[kind])}" for kind, label in _USER_LABELS
              if kind in by_kind]
     if not users:
         return None
+    if len(found) > _SHOWN_USERS:
+        users[-1] += " and more"
     if spec.kind == "destination":
         users[-1] += " (delete them first)"
     return conflict("in_use", f"{spec.kind} {object_id} is used by {'; '.join(users)}")
 
 
+_SHOWN_USERS = 20  # an in-use answer names this many users
+
+
 def _list(ids: Iterable[int]) -> str:
     ordered = sorted(ids)
-    shown = ", ".join(str(i) for i in ordered[:20])
-    return shown + (f" and {len(ordered) - 20} more" if len(ordered) > 20 else "")
+    shown = ", ".join(str(i) for i in ordered[:_SHOWN_USERS])
+    return shown + (" and more" if len(ordered) > _SHOWN_USERS else "")
 
 
 # ---- shared checks ------------------------------------------------------------------------------
@@ -346,7 +355,8 @@ def _check_destination(body: dict[str, Any], ctx: CheckContext) -> dict[str, Any
         _check_auth(body.get("auth"), ctx)
     if ctx.existing is not None and ctx.existing.get("destinationType") != kind:
         assert ctx.object_id is not None
-        mappings = [u.object_id for u in ctx.view.users("destination", ctx.object_id)
+        mappings = [u.object_id for u in ctx.view.users("destination", ctx.object_id,
+                                                         limit=_SHOWN_USERS + 1)
                     if u.kind == "mapping"]
         if mappings:
             raise conflict("in_use", f"destinationType cannot change while mappings "

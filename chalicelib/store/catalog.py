@@ -194,9 +194,12 @@ class CatalogRepository:
                                     ConsistentRead=True).get("Item")
         return None if item is None else int(_to_plain(item["id"]))
 
-    def users_of(self, ref: ci.Ref) -> list[ci.Ref]:
-        """The objects that use ``ref`` (reference items checked against their users' bodies:
-        an item left by a change that did not commit is ignored)."""
+    def users_of(self, ref: ci.Ref, limit: int | None = None
+                 ) -> list[tuple[ci.Ref, dict[str, Any]]]:
+        """The objects that use ``ref``, with their bodies, in (kind, id) order: reference items
+        checked against their users' bodies (an item left by a change that did not commit is
+        ignored). ``limit``: stop once that many are found, so refusing to delete a data
+        source that 100,000 traits use reads a page of them, not all."""
         client = self._table.meta.client
         kwargs: dict[str, Any] = {
             "TableName": self._table.name,
@@ -215,10 +218,15 @@ class CatalogRepository:
             if "LastEvaluatedKey" not in page:
                 break
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        users: list[ci.Ref] = []
+        users: list[tuple[ci.Ref, dict[str, Any]]] = []
         for kind, ids in sorted(claimed.items()):
-            bodies = self.get_many(kind, ids)
-            users += [ci.Ref(kind, i) for i in sorted(bodies) if ci.uses(kind, bodies[i], ref)]
+            ids.sort()
+            for start in range(0, len(ids), 100):
+                bodies = self.get_many(kind, ids[start:start + 100])
+                users += [(ci.Ref(kind, i), bodies[i]) for i in sorted(bodies)
+                          if ci.uses(kind, bodies[i], ref)]
+                if limit is not None and len(users) >= limit:
+                    return users[:limit]
         return users
 
     def version(self, consistent: bool = False) -> int:

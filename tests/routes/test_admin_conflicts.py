@@ -130,8 +130,8 @@ class _RacingRepository(CatalogRepository):
         self._race = race
         self.lookups = 0
 
-    def users_of(self, ref: Any) -> list[Any]:
-        users = super().users_of(ref)
+    def users_of(self, ref: Any, limit: int | None = None) -> list[Any]:
+        users = super().users_of(ref, limit)
         self.lookups += 1
         if self.lookups == 1:
             self._race()  # lands after the check read "no users"

@@ -75,7 +75,7 @@ def test_a_segment_wider_than_a_transaction_still_protects_every_trait(
     assert segment.status == 201, segment
     seg_id = segment.json["sid"]
     for sid in (sids[0], sids[-1]):  # in the transaction, and written before it
-        assert repo.users_of(Ref("trait", sid)) == [Ref("segment", seg_id)]
+        assert [u for u, _ in repo.users_of(Ref("trait", sid))] == [Ref("segment", seg_id)]
         blocked = admin.delete(f"/v1/traits/{sid}")
         assert blocked.status == 409 and f"segments {seg_id}" in blocked.error()["message"]
     narrow = admin.put(f"/v1/segments/{seg_id}", {"name": "narrow", "dataSourceId": 1,
@@ -90,7 +90,7 @@ def test_a_reference_item_of_a_change_that_never_committed_is_ignored(
 ) -> None:
     sid = admin.post("/v1/traits", dict(RULE_TRAIT)).json["sid"]
     repo._table.put_item(Item={"pk": f"ref#trait#{sid}", "sk": "segment#5005"})  # noqa: SLF001
-    assert repo.users_of(Ref("trait", sid)) == []  # segment 5005 does not use it
+    assert [u for u, _ in repo.users_of(Ref("trait", sid))] == []  # segment 5005 does not use it
     assert admin.delete(f"/v1/traits/{sid}").status == 204
 
 
@@ -142,3 +142,23 @@ def test_a_list_page_reads_its_own_objects_not_the_kind(
     assert numbered["items"] == second["items"]
     last = admin.get(f"/v1/traits?pageSize=1000&after={every[-2]}").json
     assert [t["sid"] for t in last["items"]] == every[-1:] and "next" not in last
+
+
+def test_a_refused_delete_reads_a_page_of_its_users_not_all(
+    admin: Admin, repo: CatalogRepository  # noqa: F811
+) -> None:
+    source = admin.post("/v1/datasources", {"name": "crowded", "idType": "COOKIE"}).json
+    ds = source["dataSourceId"]
+    repo.put_many(("trait", 60_000 + i, _trait(60_000 + i, dataSourceId=ds)) for i in range(300))
+    repo.bump_version()
+    bodies_read: list[int] = []
+
+    def record(model: Any, params: Any, **_: Any) -> None:
+        if model.name == "BatchGetItem":
+            bodies_read.extend(len(v["Keys"]) for v in params["RequestItems"].values())
+
+    with dynamodb_hook("provide-client-params.dynamodb", record):
+        answer = admin.delete(f"/v1/datasources/{ds}")
+    assert answer.status == 409 and answer.error()["message"].endswith("and more")
+    assert "traits 60000, 60001" in answer.error()["message"]
+    assert sum(bodies_read) <= 100  # one batch of the 300 users, enough to name 20
