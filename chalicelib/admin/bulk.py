@@ -294,6 +294,24 @@ def _invalid_items(failures: Mapping[int, ApiError], total: int, first: ApiError
     return error
 
 
+MAX_EXPORT_PAGE_BYTES = 4 * 1024 * 1024  # under Lambda's 6 MB answer, whatever the objects
+
+
+def export_page(spec: ResourceSpec, bodies: Sequence[Mapping[str, Any]],
+                max_bytes: int = MAX_EXPORT_PAGE_BYTES) -> tuple[str, str | None]:
+    """The NDJSON of ``bodies`` up to ``max_bytes`` (at least one line), and the sort key to
+    continue after when the page stopped early (None when every body fit)."""
+    lines: list[str] = []
+    size = 0
+    for n, body in enumerate(bodies):
+        line = export_line(spec, body) + "\n"
+        if lines and size + len(line.encode("utf-8")) > max_bytes:
+            return "".join(lines), str(bodies[n - 1][spec.id_field])
+        lines.append(line)
+        size += len(line.encode("utf-8"))
+    return "".join(lines), None
+
+
 def export_line(spec: ResourceSpec, body: Mapping[str, Any]) -> str:
     """One export line: the object as GET shows it, with its ``secretRef`` (a reference such as
     ``ssm:/x``, never the secret) so the import recreates it unchanged."""

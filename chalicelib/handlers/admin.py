@@ -175,9 +175,13 @@ def _export(services: Services, request: Any) -> Response:
             1 <= int(raw_limit) <= _EXPORT_MAX_LIMIT):
         raise ApiError(400, "out_of_range", f"limit must be 1 to {_EXPORT_MAX_LIMIT}", "limit")
     after = query.get("after")
+    if after is not None and not (after.isascii() and after.isdigit() and len(after) <= 10):
+        raise ApiError(400, "invalid_value", "after must be an id (from the Link header)",
+                       "after")
     bodies, last = services.catalog_repository.list_page(kind, after, int(raw_limit))
     spec = BY_KIND[kind]
-    lines = "".join(bulk_ops.export_line(spec, body) + "\n" for body in bodies)
+    lines, cut = bulk_ops.export_page(spec, bodies)
+    last = cut or last
     following: str | None = None
     if last is not None:
         following = f"kind={kind}&after={last}&limit={raw_limit}"

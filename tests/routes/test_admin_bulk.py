@@ -156,3 +156,24 @@ def test_export_then_import_into_an_empty_stack_gives_the_same_catalog(
     _wipe(repo)
     _import(admin, lines)
     assert _without_times(_catalog(repo)) == _without_times(original)  # ids kept, bodies equal
+
+
+def test_an_export_page_stops_at_its_byte_bound_and_continues_after_the_last_line() -> None:
+    from chalicelib.admin.bulk import export_page
+    from chalicelib.admin.schemas import BY_KIND
+
+    spec = BY_KIND["segment"]
+    bodies = [{"sid": 10 + i, "name": f"s{i}", "dataSourceId": 1, "segmentRule": "1T" * 400}
+              for i in range(5)]
+    one_line = len(export_page(spec, bodies[:1])[0].encode())
+    text, cut = export_page(spec, bodies, max_bytes=2 * one_line + 10)
+    assert len(text.splitlines()) == 2 and cut == "11"  # the next page starts after sid 11
+    assert export_page(spec, bodies)[1] is None  # everything fits: the store's cursor decides
+    text, cut = export_page(spec, bodies, max_bytes=1)
+    assert len(text.splitlines()) == 1 and cut == "10"  # always at least one line
+
+
+def test_export_refuses_an_after_that_is_not_an_id(admin: Admin) -> None:  # noqa: F811
+    response = admin.client.http.get("/v1/catalog/export?after=" + "x" * 2000, headers=AUTH)
+    assert response.status_code == 400
+    assert json.loads(response.body)["error"]["field"] == "after"
