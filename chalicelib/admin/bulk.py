@@ -247,12 +247,18 @@ class BulkWriter:
                 except ConcurrentChange:
                     # Another change landed: this chunk must still pass against it.
                     version = self._repo.version(consistent=True)
-                    _, failures = self._check([c.entry for c in chunk])
-                    if failures:
+                    rechecked, failures = self._check([c.entry for c in chunk])
+                    fresh = {r.entry.number: r for r in rechecked}
+                    if failures or any((fresh[c.entry.number].previous is None)
+                                       != (c.previous is None) for c in chunk):
                         self._undo(written)
                         raise conflict("concurrent_change", "the catalog changed during this "
                                        "request and some objects no longer pass; nothing was "
                                        "written, retry") from None
+                    # A replaced object may have changed meanwhile: its index items are
+                    # computed from what is stored now.
+                    chunk = [c if c.previous is None else fresh[c.entry.number]
+                             for c in chunk]
             written += chunk
 
     def _undo(self, written: list[_Checked]) -> None:

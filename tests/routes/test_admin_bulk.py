@@ -177,3 +177,41 @@ def test_export_refuses_an_after_that_is_not_an_id(admin: Admin) -> None:  # noq
     response = admin.client.http.get("/v1/catalog/export?after=" + "x" * 2000, headers=AUTH)
     assert response.status_code == 400
     assert json.loads(response.body)["error"]["field"] == "after"
+
+
+class _RacingCommits(CatalogRepository):
+    """Runs another change right before this writer's first commit (which then loses)."""
+
+    def __init__(self, table: Any, race: Any) -> None:
+        super().__init__(table)
+        self._race = race
+
+    def commit(self, *args: Any, **kwargs: Any) -> int:
+        race, self._race = self._race, None
+        if race is not None:
+            race()
+        return super().commit(*args, **kwargs)
+
+
+def test_a_bulk_replace_that_loses_a_race_indexes_what_is_stored_now(
+    admin: Admin, repo: CatalogRepository  # noqa: F811
+) -> None:
+    from chalicelib.admin.bulk import BulkWriter, entries_for_kind
+    from chalicelib.admin.schemas import BY_KIND
+    from chalicelib.admin.service import AdminService
+
+    spec = BY_KIND["trait"]
+    sid = admin.post("/v1/traits", {**RULE_TRAIT, "integrationCode": "first"}).json["sid"]
+    other = AdminService(CatalogRepository(repo._table))  # noqa: SLF001
+
+    def race() -> None:  # meanwhile, someone renames the code
+        other.replace(spec, sid, {**RULE_TRAIT, "integrationCode": "second"})
+
+    racing = _RacingCommits(repo._table, race)  # noqa: SLF001
+    writer = BulkWriter(AdminService(racing), racing)
+    result = writer.write(entries_for_kind(spec, [{**RULE_TRAIT, "sid": sid,
+                                                   "integrationCode": "third"}], None))
+    assert result.written == 1 and repo.get("trait", sid)["integrationCode"] == "third"
+    # "second" was freed with the object's change: another trait may take it
+    taken = admin.post("/v1/traits", {**RULE_TRAIT, "name": "x", "integrationCode": "second"})
+    assert taken.status == 201, taken
