@@ -1,1 +1,1 @@
-"""The visitor's privacy routes: opt-out (/demoptout)."""
+"""The visitor's privacy routes (opt-out, /demoptout) and the privacy-decision counters."""

@@ -474,7 +474,7 @@ class CatalogRepository:
             for kind, objects in snapshot.objects.items():
                 id_field = ci.ID_FIELDS[kind]
                 for body in objects:
-                    object_id = ci._int(body.get(id_field))
+                    object_id = ci.int_or_none(body.get(id_field))
                     if object_id is not None:
                         items += _index_items(kind, object_id, body)
             self._batch(puts=items)

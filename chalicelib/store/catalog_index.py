@@ -50,7 +50,7 @@ class IndexEntries(NamedTuple):
     refs: frozenset[Ref]  # the objects it uses
 
 
-def _int(value: Any) -> int | None:
+def int_or_none(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
     try:
@@ -80,7 +80,7 @@ def trait_references(rule: Any) -> frozenset[int]:
 def entries(kind: str, body: Mapping[str, Any]) -> IndexEntries:
     keys: set[str] = set()
     refs: set[Ref] = set()
-    ds = _int(body.get("dataSourceId"))
+    ds = int_or_none(body.get("dataSourceId"))
     if kind == "datasource":
         if body.get("integrationCode") is not None:
             keys.add(unique_key(kind, "integrationCode", body["integrationCode"]))
@@ -94,7 +94,7 @@ def entries(kind: str, body: Mapping[str, Any]) -> IndexEntries:
         if ds is not None:
             keys.add(unique_key(kind, "dataSourceId", ds))
     elif kind == "mapping":
-        destination, sid = _int(body.get("destinationId")), _int(body.get("sid"))
+        destination, sid = int_or_none(body.get("destinationId")), int_or_none(body.get("sid"))
         if destination is not None:
             refs.add(Ref("destination", destination))
         if sid is not None:
@@ -120,7 +120,7 @@ def user_sk(kind: str, object_id: int) -> str:
 
 def parse_user(sk: str) -> Ref | None:
     kind, _, raw = sk.partition("#")
-    object_id = _int(raw)
+    object_id = int_or_none(raw)
     return Ref(kind, object_id) if kind in ID_FIELDS and object_id is not None else None
 
 
@@ -133,7 +133,7 @@ def uses(kind: str, body: Mapping[str, Any], ref: Ref) -> bool:
 def order_pk(kind: str, body: Mapping[str, Any]) -> str:
     """The partition that lists ``kind`` in id order (mappings: per destination)."""
     if kind == "mapping":
-        return f"order#mapping#{_int(body.get('destinationId'))}"
+        return f"order#mapping#{int_or_none(body.get('destinationId'))}"
     return f"order#{kind}"
 
 
