@@ -184,6 +184,7 @@ class LocalStack:
         log_dir: str | Path | None = None,
         startup_timeout_s: float = 30.0,
         quiet: bool = False,
+        catalog_path: str | Path | None = None,
     ) -> None:
         self.dcs_port = dcs_port
         self.moto_port = moto_port
@@ -191,6 +192,7 @@ class LocalStack:
         self.extra_env = dict(extra_env or {})
         self.startup_timeout_s = startup_timeout_s
         self.quiet = quiet
+        self.catalog_path = Path(catalog_path) if catalog_path else None  # None: the demo's
         self.dcs_url = f"http://{HOST}:{dcs_port}"
         self.moto_url = f"http://{HOST}:{moto_port}"
         self.sim_url = f"http://{HOST}:{sim_port}"
@@ -326,11 +328,12 @@ class LocalStack:
 
     def _seed(self) -> None:
         """Seed the demo catalog; whatever happens to it, the stack stays up."""
-        from devtools.seed import seed_via_api
+        from devtools.seed import DEMO_CATALOG, seed_via_api
 
         try:
             report = seed_via_api(
-                self.dcs_url, self.admin_token, self.sim_url, wait_s=self.startup_timeout_s
+                self.dcs_url, self.admin_token, self.sim_url,
+                catalog_path=self.catalog_path or DEMO_CATALOG, wait_s=self.startup_timeout_s,
             )
         except Exception as exc:  # noqa: BLE001 - a seed failure must not stop the stack
             self.seed_problems = [f"the demo catalog could not be seeded: {exc}"]
