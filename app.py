@@ -17,6 +17,7 @@ from chalicelib.routes.dcs import dcs
 from chalicelib.routes.privacy import privacy
 from chalicelib.routes.s2s import s2s
 from chalicelib.routes.spool import spool
+from chalicelib.runtime.front_door import front_door_handler
 from chalicelib.runtime.warmup import init_is_prepaid, preload
 
 app = Chalice(app_name="rtdcs")
@@ -32,6 +33,10 @@ app.register_blueprint(admin_ops)
 app.register_blueprint(s2s)
 app.register_blueprint(privacy)
 app.register_blueprint(spool)
+
+# The Lambda handler behind a function URL or an HTTP API (``python -m infra package
+# --front-door url|http``); the REST API of ``chalice deploy`` calls ``app`` itself.
+front_door = front_door_handler(app)
 
 if init_is_prepaid(os.environ):
     preload()
