@@ -40,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
             command.add_argument("--alarm-email", default="")
         if name == "package":
             command.add_argument("outdir", type=Path)
+            command.add_argument("--front-door", default="rest", choices=("rest", "http", "url"),
+                                 help="REST API (default), HTTP API, or Lambda function URL")
         if name == "teardown":
             command.add_argument("--delete-tables", action="store_true",
                                  help="also delete the retained tables (data is lost)")
@@ -54,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "package":
         from infra.package import package
 
-        print(package(args.stage, args.outdir))
+        print(package(args.stage, args.outdir, front_door=args.front_door))
         return 0
 
     from infra import deploy as steps

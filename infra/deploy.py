@@ -35,11 +35,14 @@ class StageProfile:
     s2s_timeout_s: int = 90
     throttle_rate: float = 50.0  # API Gateway steady requests/s for the whole stage
     throttle_burst: int = 100
+    # Behind a function URL (no request throttling of its own): the API function's reserved
+    # concurrency is the cap. About throttle_rate x a 250 ms event.
+    url_concurrency: int = 15
 
 
 STAGE_PROFILES = {
     "dev": StageProfile(),
-    "prod": StageProfile(throttle_rate=2000.0, throttle_burst=4000),
+    "prod": StageProfile(throttle_rate=2000.0, throttle_burst=4000, url_concurrency=500),
 }
 
 

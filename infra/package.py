@@ -149,10 +149,15 @@ def merge_template(stage: str) -> dict[str, Any]:
     return merged
 
 
-def package(stage: str, outdir: Path, env: dict[str, str] | None = None) -> Path:
+def package(stage: str, outdir: Path, env: dict[str, str] | None = None,
+            front_door: str = "rest") -> Path:
     """Run ``chalice package --stage STAGE --merge-template ... OUTDIR``; return sam.json.
 
-    Needs no AWS access (Chalice only reads the project and builds the zip)."""
+    ``front_door``: ``rest`` (Chalice's REST API), ``http`` (an HTTP API) or ``url`` (a Lambda
+    function URL); see :func:`apply_front_door`. Needs no AWS access (Chalice only reads the
+    project and builds the zip)."""
+    if front_door not in FRONT_DOORS:
+        raise ValueError(f"front_door must be one of {', '.join(FRONT_DOORS)}")
     outdir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="rtdcs-merge-") as tmp:
         merge_path = Path(tmp) / "merge.json"
@@ -168,7 +173,9 @@ def package(stage: str, outdir: Path, env: dict[str, str] | None = None) -> Path
             raise RuntimeError(f"chalice package failed:\n{result.stdout}\n{result.stderr}")
     sam = outdir / "sam.json"
     template = json.loads(sam.read_text(encoding="utf-8"))
-    sam.write_text(json.dumps(wire_queues(template), indent=2) + "\n", encoding="utf-8")
+    template = apply_front_door(wire_queues(template), front_door,
+                                STAGE_PROFILES.get(stage, StageProfile()))
+    sam.write_text(json.dumps(template, indent=2) + "\n", encoding="utf-8")
     return sam
 
 
@@ -185,3 +192,80 @@ def wire_queues(template: dict[str, Any]) -> dict[str, Any]:
             if event.get("Type") == "SQS":
                 event["Properties"]["Queue"] = _att(queue, "Arn")
     return template
+
+
+# -- front doors (docs/deploy.md, "Front doors") ------------------------------------------------
+FRONT_DOORS = ("rest", "http", "url")
+# The API function's handler behind an HTTP API or a function URL (chalicelib/runtime/front_door.py).
+FRONT_DOOR_HANDLER = "app.front_door"
+_REST_ONLY_RESOURCES = ("RestAPI", "APIHandlerInvokePermission")
+_REST_ONLY_OUTPUTS = ("RestAPIId", "EndpointURL")
+
+
+def apply_front_door(template: dict[str, Any], kind: str, profile: StageProfile) -> dict[str, Any]:
+    """Replace Chalice's REST API by an HTTP API (``http``) or a function URL (``url``).
+
+    ``http``: one ``$default`` route, payload format 1.0, stage throttling from the profile.
+    ``url``: ``AuthType NONE`` (the app does its own admin auth), both permissions a public
+    URL needs since October 2025 (``lambda:InvokeFunctionUrl`` and ``lambda:InvokeFunction``
+    via the URL), and the function's reserved concurrency as the only cap. CORS stays the
+    app's own (``/event`` answers its preflight), so the URL has no ``Cors`` block."""
+    if kind == "rest":
+        return template
+    resources = template["Resources"]
+    outputs = template.setdefault("Outputs", {})
+    for name in _REST_ONLY_RESOURCES:
+        resources.pop(name, None)
+    for name in _REST_ONLY_OUTPUTS:
+        outputs.pop(name, None)
+    api = resources[API_FUNCTION]["Properties"]
+    api["Handler"] = FRONT_DOOR_HANDLER
+    if kind == "http":
+        resources.update(_http_api(profile))
+        outputs["EndpointURL"] = {"Value": {"Fn::Sub": (
+            "https://${HttpAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/")}}
+        outputs["HttpAPIId"] = {"Value": _ref("HttpAPI")}
+    else:
+        resources.update(_function_url())
+        api["ReservedConcurrentExecutions"] = profile.url_concurrency
+        outputs["EndpointURL"] = {"Value": _att("FunctionUrl", "FunctionUrl")}
+    return template
+
+
+def _http_api(profile: StageProfile) -> dict[str, Any]:
+    api_id = _ref("HttpAPI")
+    return {
+        "HttpAPI": {"Type": "AWS::ApiGatewayV2::Api", "Properties": {
+            "Name": {"Fn::Sub": "${AWS::StackName}-http"}, "ProtocolType": "HTTP"}},
+        "HttpAPIIntegration": {"Type": "AWS::ApiGatewayV2::Integration", "Properties": {
+            "ApiId": api_id, "IntegrationType": "AWS_PROXY",
+            "IntegrationUri": _att(API_FUNCTION, "Arn"), "PayloadFormatVersion": "1.0",
+            "TimeoutInMillis": 29000}},
+        "HttpAPIDefaultRoute": {"Type": "AWS::ApiGatewayV2::Route", "Properties": {
+            "ApiId": api_id, "RouteKey": "$default",
+            "Target": {"Fn::Sub": "integrations/${HttpAPIIntegration}"}}},
+        "HttpAPIStage": {"Type": "AWS::ApiGatewayV2::Stage", "Properties": {
+            "ApiId": api_id, "StageName": "$default", "AutoDeploy": True,
+            "DefaultRouteSettings": {"ThrottlingRateLimit": profile.throttle_rate,
+                                     "ThrottlingBurstLimit": profile.throttle_burst,
+                                     "DetailedMetricsEnabled": True}}},
+        "HttpAPIInvokePermission": {"Type": "AWS::Lambda::Permission", "Properties": {
+            "FunctionName": _ref(API_FUNCTION), "Action": "lambda:InvokeFunction",
+            "Principal": "apigateway.amazonaws.com",
+            "SourceArn": {"Fn::Sub": (
+                "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${HttpAPI}/*")}}},
+    }
+
+
+def _function_url() -> dict[str, Any]:
+    return {
+        "FunctionUrl": {"Type": "AWS::Lambda::Url", "Properties": {
+            "TargetFunctionArn": _att(API_FUNCTION, "Arn"), "AuthType": "NONE",
+            "InvokeMode": "BUFFERED"}},
+        "FunctionUrlPublicAccess": {"Type": "AWS::Lambda::Permission", "Properties": {
+            "FunctionName": _ref(API_FUNCTION), "Action": "lambda:InvokeFunctionUrl",
+            "Principal": "*", "FunctionUrlAuthType": "NONE"}},
+        "FunctionUrlInvokeAccess": {"Type": "AWS::Lambda::Permission", "Properties": {
+            "FunctionName": _ref(API_FUNCTION), "Action": "lambda:InvokeFunction",
+            "Principal": "*", "InvokedViaFunctionUrl": True}},
+    }
