@@ -196,7 +196,7 @@ def wire_queues(template: dict[str, Any]) -> dict[str, Any]:
 
 # -- front doors (docs/deploy.md, "Front doors") ------------------------------------------------
 FRONT_DOORS = ("rest", "http", "url")
-# The API function's handler behind an HTTP API or a function URL (chalicelib/runtime/front_door.py).
+# The API handler behind an HTTP API or a function URL (chalicelib/runtime/front_door.py).
 FRONT_DOOR_HANDLER = "app.front_door"
 _REST_ONLY_RESOURCES = ("RestAPI", "APIHandlerInvokePermission")
 _REST_ONLY_OUTPUTS = ("RestAPIId", "EndpointURL")

@@ -59,8 +59,9 @@ def test_one_stack_with_app_and_data(packaged: tuple[Path, dict[str, Any]]) -> N
 
 
 @pytest.fixture(scope="module", params=["http", "url"])
-def front_door_package(request: pytest.FixtureRequest,
-                       tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, dict[str, Any]]:
+def front_door_package(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[str, Path, dict[str, Any]]:
     outdir = tmp_path_factory.mktemp(f"package-{request.param}")
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")} | DUMMY_AWS_ENV
     env.pop("AWS_ENDPOINT_URL", None)
