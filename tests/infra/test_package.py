@@ -164,3 +164,18 @@ def test_a_function_url_template_deployed_into_moto_serves_an_event(
             assert table.get_item(Key={"uuid": uuid}).get("Item"), "no profile in the stack"
         finally:
             services.reset()
+
+
+def test_every_function_is_arm64_with_aarch64_wheels(
+    packaged: tuple[Path, dict[str, Any]]
+) -> None:
+    """Graviton: about 20 % less per GB-s; every compiled dependency has an aarch64 wheel."""
+    import zipfile
+
+    functions = {name: r["Properties"] for name, r in packaged[1]["Resources"].items()
+                 if r["Type"] == "AWS::Serverless::Function"}
+    assert functions and all(p["Architectures"] == ["arm64"] for p in functions.values())
+    names = zipfile.ZipFile(packaged[0].parent / "deployment.zip").namelist()
+    compiled = [n for n in names if n.endswith(".so")]
+    assert any("regex/_regex" in n for n in compiled), compiled
+    assert compiled and all("aarch64" in n for n in compiled), compiled
