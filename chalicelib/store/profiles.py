@@ -482,6 +482,33 @@ def fit_budget(state: Profile, version: int, budget: int = PROFILE_BUDGET_BYTES)
     return Fitted(item, size, traits, caches)
 
 
+# An event that changes nothing the profile keeps is not written (issue 17: a write costs five
+# times a read). What it would have changed: the replay guard (nothing to guard) and ``seen``,
+# which is refreshed by a write at most this often (TTL is 120 days after ``seen``).
+SEEN_REFRESH_SECONDS = 86400
+
+
+def changes_nothing(stored: Profile, changes: ProfileChanges) -> bool:
+    """Whether writing ``changes`` over ``stored`` would keep nothing new: no realization,
+    no cached answer, no S2S state, the same segments and ids, ``seen`` less than a day old.
+    A new, legacy, corrupt or marked (deleted) profile is always written."""
+    if stored.stored != "current" or stored.last_seen is None or stored.corrupt:
+        return False
+    if stored.deleted_ms or changes.keep_segments:
+        return False
+    if changes.add_stamps or changes.replace_stamps or changes.cache_answers:
+        return False
+    if changes.s2s_states or (changes.remove_traits & stored.traits.keys()):
+        return False
+    if changes.segments != stored.segments:
+        return False
+    if any(stored.synced_ids.get(dpid) != dpuuid for dpid, dpuuid in changes.synced_ids.items()):
+        return False
+    if any(dpuuid not in stored.linked.get(dpid, ()) for dpid, dpuuid in changes.linked_ids):
+        return False
+    return changes.now - stored.last_seen < SEEN_REFRESH_SECONDS
+
+
 def write_condition(stored: Profile) -> dict[str, Any]:
     """The PutItem condition: the item still holds what ``stored`` was read from."""
     names = {"#o": "optout"}
@@ -648,7 +675,11 @@ class ProfileRepository:
 
     def apply(self, uuid: str, changes: ProfileChanges, stored: Profile | None = None,
               retention: Retention = KEEP_ALL) -> None:
-        """Write one event's changes (see ``write``)."""
+        """Write one event's changes (see ``write``); an event that changes nothing the
+        profile keeps is not written (:func:`changes_nothing`), and counted."""
+        if stored is not None and changes_nothing(stored, changes):
+            self._metrics.count("ProfileWritesSkipped")
+            return
         self.write(uuid, changes, stored, retention)
 
     def write(self, uuid: str, changes: ProfileChanges, stored: Profile | None = None,

@@ -207,6 +207,28 @@ def test_dynamodb_requests_per_event(
         assert sum(c in READS for c in seen) <= 1 and sum(c in WRITES for c in seen) <= 2
 
 
+def test_an_event_that_changes_nothing_is_read_but_not_written(
+    client: Any, simulator: ProviderSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 17: no realization, same segments and ids, seen fresh: GetItem only."""
+    monkeypatch.setenv("RTDCS_CATALOG_REFRESH_SECONDS", "3600")
+    for name in ("fast", "slow"):
+        simulator.configure(name, {"latency_ms": 1, "jitter_ms": 0, "mode": "ok",
+                                   "segments": []})
+    first = _json(client.http.get("/event?d_rtbd=json&d_cts=1&c_x=1"))
+    cookie = {"Cookie": f"rtdcs_uuid={first['uuid']}"}
+    with dynamodb_calls() as calls:
+        quiet = _json(client.http.get("/event?d_rtbd=json&d_cts=1&c_x=2", headers=cookie))
+        skipped = list(calls)
+        calls.clear()
+        sports = _json(client.http.get("/event?d_rtbd=json&d_cts=1&c_section=sports",
+                                       headers=cookie))
+        realized = list(calls)
+    assert quiet["traits"] == [] and quiet["uuid"] == first["uuid"]
+    assert skipped == ["GetItem"]
+    assert 1001 in sports["traits"] and realized == ["GetItem", "PutItem"]
+
+
 def test_profile_write_failure_reports_201(
     client: Any, tables: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
