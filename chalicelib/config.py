@@ -185,15 +185,19 @@ class MetricsSettings(NamedTuple):
     namespace: str
     service: str
     enabled: bool
+    # Share of /event log lines that carry the signals, traits and segments themselves.
+    log_detail_rate: float = 0.01
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "MetricsSettings":
         env = os.environ if env is None else env
         disabled = env.get("POWERTOOLS_METRICS_DISABLED", "").lower() in ("1", "true", "yes")
+        rate = min(1.0, max(0.0, _float_or(env.get(_env_name("log.detail_rate"), ""), 0.01)))
         return cls(
             namespace=env.get("POWERTOOLS_METRICS_NAMESPACE") or "rtdcs",
             service=env.get("POWERTOOLS_SERVICE_NAME") or "rtdcs-local",
             enabled=not disabled,
+            log_detail_rate=rate,
         )
 
 

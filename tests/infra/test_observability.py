@@ -16,12 +16,12 @@ TOKEN = "admin-token-7f3a9c1d2e"
 P_VALUE = "hunter2-private-value"
 
 
-def _observer() -> tuple[EventObserver, io.StringIO, list[str]]:
+def _observer(detail_rate: float = 1.0) -> tuple[EventObserver, io.StringIO, list[str]]:
     stream = io.StringIO()
     emitted: list[str] = []
     sink = MetricsSink(namespace="rtdcs", service="rtdcs-test", emit=emitted.append, enabled=True)
-    # A service name of its own: Powertools configures one handler per logger name.
-    observer = EventObserver(sink, stream=stream, service=f"rtdcs-test-{uuidlib.uuid4().hex[:8]}")
+    observer = EventObserver(sink, stream=stream, service=f"rtdcs-test-{uuidlib.uuid4().hex[:8]}",
+                             detail_rate=detail_rate)
     observability.install(observer)
     return observer, stream, emitted
 
@@ -53,23 +53,21 @@ def test_one_json_line_per_event_without_p_values_or_secrets(
     tid = json.loads(response.body)["tid"]
 
     lines = stream.getvalue().splitlines()
-    assert len(lines) == 1
+    assert len(lines) == 1 and emitted == [], "one line: the EMF document is the log line"
     line = json.loads(lines[0])
-    assert line["level"] == "INFO" and line["message"]["tid"] == tid
-    assert line["message"]["signals"]["c_section"] == ["sports"]
-    assert line["message"]["signals"]["c_note"] == ["[redacted]"]
+    assert line["tid"] == tid
+    assert line["signals"]["c_section"] == ["sports"]  # detail_rate 1 (the local stage's)
+    assert line["signals"]["c_note"] == ["[redacted]"]
+    assert line["n"]["signals"] == len(line["signals"]) + ("h_referrer" in line["signals"])
     text = lines[0]
     assert P_VALUE not in text and '"p_' not in text and TOKEN not in text
 
-    assert len(emitted) == 1  # one EMF document per event
-    document = json.loads(emitted[0])
-    directive = document["_aws"]["CloudWatchMetrics"][0]
+    directive = line["_aws"]["CloudWatchMetrics"][0]
     assert directive["Namespace"] == "rtdcs" and directive["Dimensions"] == [["service"]]
-    assert document["service"] == "rtdcs-test"
-    assert document["Events"] == [1.0]
-    assert document["EventLatency"][0] > 0
-    assert document["ProviderCalls"] == [2.0]  # the two simulated providers
-    assert P_VALUE not in emitted[0] and TOKEN not in emitted[0]
+    assert line["service"] == "rtdcs-test"
+    assert line["Events"] == [1.0]
+    assert line["EventLatency"][0] > 0
+    assert line["ProviderCalls"] == [2.0]  # the two simulated providers
 
 
 def test_metrics_count_dynamodb_errors_and_spooled_events(
@@ -78,13 +76,14 @@ def test_metrics_count_dynamodb_errors_and_spooled_events(
     from chalicelib.store.dynamo import write_table
     from tests.infra.spool_kit import FaultInjector
 
-    _, _, emitted = _observer()
+    _, stream, _ = _observer()
     first = json.loads(client.http.get("/event?d_rtbd=json&c_section=sports").body)
-    emitted.clear()
+    stream.truncate(0)
+    stream.seek(0)
     with FaultInjector(write_table(tables["profiles"]).meta.client, fail_rate=1.0) as faults:
         client.http.get("/event?d_rtbd=json&c_section=sports",
                         headers={"Cookie": f"rtdcs_uuid={first['uuid']}"})
-    document = json.loads(emitted[0])
+    document = json.loads(stream.getvalue().splitlines()[0])
     assert sum(document["DynamoDBErrors"]) == faults.failed >= 2
     assert sum(document["ProfileWriteRetries"]) == faults.failed - 1
     assert document["SpooledEvents"] == [1.0]
@@ -100,3 +99,36 @@ def test_flush_with_nothing_counted_emits_nothing() -> None:
     disabled.count("Events")
     assert disabled.flush() is not None and emitted == []  # counted, cleared, not printed
     assert sink.flush() is not None and len(emitted) == 1
+
+
+def test_lines_without_detail_keep_counts_and_drop_lists(client: Any) -> None:
+    _, stream, _ = _observer(detail_rate=0.0)
+    body = json.loads(client.http.get("/event?d_rtbd=json&d_cts=1&c_section=sports").body)
+    line = json.loads(stream.getvalue().splitlines()[0])
+    assert "signals" not in line and "traits" not in line and "segments" not in line
+    assert line["n"]["traits"] == len(body["traits"]) and line["n"]["segments"] == len(
+        body["segments"])
+    assert "errors" not in line and "privacy" not in line, "empty and default fields left out"
+    assert [p["pid"] for p in line["providers"]] == [1, 2]
+    assert len(stream.getvalue().encode()) < 900, stream.getvalue()
+
+
+def test_detail_is_sampled_at_the_configured_rate() -> None:
+    draws = iter([0.004, 0.5, 0.009, 0.011])
+    sink = MetricsSink(namespace="rtdcs", service="s", emit=lambda line: None, enabled=False)
+    stream = io.StringIO()
+    observer = EventObserver(sink, stream=stream, detail_rate=0.01, chance=lambda: next(draws))
+
+    class _Result:
+        log = {"tid": "t", "uuid": "u", "signals": {"c_a": ["1"]}, "traits": [1], "segments": [2],
+               "providers": [], "errors": [], "privacy": {"signals": [], "outcome": "pass",
+                                                           "suppressed": []}}
+        now = 0.0
+        outcomes: list[Any] = []
+        errors: list[Any] = []
+
+    for _ in range(4):
+        observer.event_done(_Result())
+    lines = [json.loads(x) for x in stream.getvalue().splitlines()]
+    assert ["signals" in line for line in lines] == [True, False, True, False]
+    assert all("_aws" not in line for line in lines), "metrics off: no EMF directive"

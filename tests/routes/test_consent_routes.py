@@ -137,13 +137,12 @@ def test_ibs_needs_the_partner_gate_and_fills_consent_macros(
 
 
 def test_precise_geo_needs_special_feature_1(client: Any, consent_env: None,
-                                             caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level("INFO")
+                                             capsys: pytest.CaptureFixture[str]) -> None:
     geo = {"CloudFront-Viewer-Latitude": "48.85", "CloudFront-Viewer-Country": "FR"}
     client.http.get(f"/event?d_rtbd=json&gdpr=1&gdpr_consent={_tc()}", headers=geo)
-    without = caplog.text
-    caplog.clear()
+    without = capsys.readouterr().out  # the local stage logs every event's signals
     client.http.get(f"/event?d_rtbd=json&gdpr=1&gdpr_consent="
                     f"{_tc(special_feature_opt_ins=(1,))}", headers=geo)
+    logged = capsys.readouterr().out
     assert "d_lat" not in without and "d_country" in without
-    assert "d_lat" in caplog.text and "48.85" in caplog.text
+    assert "d_lat" in logged and "48.85" in logged
