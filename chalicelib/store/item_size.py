@@ -29,6 +29,8 @@ MAX_EXPRESSION_BYTES = 4 * KB  # each of the update, condition and projection ex
 
 def number_size(value: int | float | Decimal) -> int:
     """Bytes DynamoDB stores for a number (see the module comment on alignment)."""
+    if type(value) is int:  # the common case (segment ids, versions, stamps): no Decimal
+        return _int_size(value)
     number = value if isinstance(value, Decimal) else Decimal(str(value))
     if number == 0:
         return 1
@@ -37,6 +39,15 @@ def number_size(value: int | float | Decimal) -> int:
     length = len(digits)
     if exponent % 2:  # pairs are aligned on the decimal point: pad a zero on the right
         length += 1
+    return (length + 1) // 2 + 1
+
+
+def _int_size(value: int) -> int:
+    if value == 0:
+        return 1
+    text = str(abs(value))
+    digits = text.rstrip("0")
+    length = len(digits) + (len(text) - len(digits)) % 2  # trailing zeros: the exponent
     return (length + 1) // 2 + 1
 
 

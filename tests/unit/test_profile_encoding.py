@@ -119,3 +119,18 @@ def test_capacity_units_and_expression_sizes() -> None:
     assert write_units(0, 1024) == 1 and write_units(1025, 10) == 2  # the larger item counts
     sizes = expression_sizes({"ConditionExpression": "#v = :v", "Item": {}})
     assert sizes == {"ConditionExpression": 7}
+
+
+def test_integer_sizes_match_the_decimal_rule() -> None:
+    """The int fast path of number_size agrees with the Decimal computation everywhere."""
+    import random
+    from decimal import Decimal as D
+
+    from chalicelib.store.item_size import number_size
+
+    rng = random.Random(17)
+    # Up to 28 digits: beyond, Decimal.normalize() rounds to its context precision.
+    values = [0, 1, -1, 10, 100, 1000, 120, 1200, 99, 101, 10**28 - 1, -(10**20)]
+    values += [rng.randrange(-10**18, 10**18) * 10 ** rng.randrange(0, 6) for _ in range(3000)]
+    for value in values:
+        assert number_size(value) == number_size(D(value)), value
