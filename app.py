@@ -14,6 +14,7 @@ from chalicelib.routes.admin import admin
 from chalicelib.routes.admin_ops import admin_ops
 from chalicelib.routes.assets import assets
 from chalicelib.routes.dcs import dcs
+from chalicelib.routes.insight import insight
 from chalicelib.routes.privacy import privacy
 from chalicelib.routes.s2s import s2s
 from chalicelib.routes.spool import spool
@@ -33,6 +34,7 @@ app.register_blueprint(admin_ops)
 app.register_blueprint(s2s)
 app.register_blueprint(privacy)
 app.register_blueprint(spool)
+app.register_blueprint(insight)
 
 # The Lambda handler behind a function URL or an HTTP API (``python -m infra package
 # --front-door url|http``); the REST API of ``chalice deploy`` calls ``app`` itself.

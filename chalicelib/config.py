@@ -2,7 +2,8 @@
 
 Each setting ``a.b_c`` comes from ``RTDCS_A_B_C`` (admin-api.md, "Deployment settings").
 :class:`Settings` is what the event path needs; :class:`WorkerSettings` the queue functions;
-:class:`AdminAuthSettings` the admin token; :class:`MetricsSettings` Powertools' names.
+:class:`AdminAuthSettings` the admin token; :class:`InsightSettings` audience insight;
+:class:`MetricsSettings` Powertools' names.
 :func:`environment` is the process environment for the two readers that are not settings
 (``env:`` secret references, and the log redaction of secret values).
 Nothing here runs at import time: ``chalice.test.Client`` sets the stage's variables only
@@ -159,6 +160,26 @@ class WorkerSettings(NamedTuple):
             s2s_dlq_url=env.get("RTDCS_S2S_DLQ_URL", "").strip(),
             s2s_timeout_s=_float_or(env.get("RTDCS_S2S_TIMEOUT_SECONDS", ""), 3.0),
             s2s_retry_delay_s=_float_or(env.get("RTDCS_S2S_RETRY_DELAY_SECONDS", ""), 0.5),
+        )
+
+
+class InsightSettings(NamedTuple):
+    """Audience insight (docs/insight.md): the sketch table, and the profile table's stream
+    that feeds the aggregator (read when app.py is imported: Chalice wires the event source
+    from it at deploy/package time, as for the queues)."""
+
+    table: str
+    stream_arn: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "InsightSettings":
+        env = os.environ if env is None else env
+        return cls(
+            table=env.get("RTDCS_INSIGHT_TABLE") or "rtdcs-insight",
+            # A placeholder until the stage names the stack's stream (python -m infra deploy;
+            # infra/package.py wires the real one).
+            stream_arn=env.get("RTDCS_INSIGHT_STREAM_ARN") or
+            "arn:aws:dynamodb:us-east-1:000000000000:table/rtdcs-local-profiles/stream/local",
         )
 
 

@@ -1,6 +1,8 @@
 """The local stack: moto server + data stack + provider simulator + ``chalice local`` + seed,
 plus the SQS poller (``devtools/sqs_poller.py``) that delivers the spool and S2S queues to
-their handlers, which ``chalice local`` does not run.
+their handlers, which ``chalice local`` does not run, and the stream poller
+(``devtools/stream_poller.py``) that delivers the profiles table's stream to the insight
+aggregator.
 
 The demo catalog is seeded through the admin API once ``chalice local`` answers (with the
 file's ids, on the fresh catalog), and ``start()`` returns only when the event path serves it.
@@ -42,6 +44,7 @@ HOST = "127.0.0.1"
 STACK_NAME = "rtdcs-local"
 STAGE = "local"
 POLLER = "sqs-poller"  # the child that delivers SQS messages to the app's queue handlers
+STREAM_POLLER = "stream-poller"  # the child that delivers the profiles stream (insight)
 
 DUMMY_AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -229,6 +232,7 @@ class LocalStack:
             self.env = self._app_env()
             self._start_dcs()
             self._start_poller()
+            self._start_stream_poller()
             self._seed()
         except BaseException as exc:
             if not isinstance(exc, KeyboardInterrupt) and not self._abort.is_set():
@@ -380,6 +384,20 @@ class LocalStack:
             self.env,
         )
         self._wait_log(POLLER, READY_MARKER, offset)
+
+    def _start_stream_poller(self) -> None:
+        # Same pattern as the SQS poller: the profiles table's stream to insight_aggregator.
+        from devtools.stream_poller import READY_MARKER
+
+        assert self.log_dir is not None
+        log_path = self.log_dir / f"{STREAM_POLLER}.log"
+        offset = log_path.stat().st_size if log_path.exists() else 0
+        self._spawn(
+            STREAM_POLLER,
+            [sys.executable, "-m", "devtools.stream_poller", "--stage", STAGE],
+            self.env,
+        )
+        self._wait_log(STREAM_POLLER, READY_MARKER, offset)
 
     # ---- environment ---------------------------------------------------------------------
 

@@ -34,9 +34,11 @@ _OPTIONAL_OUTPUTS = {
     "SecretsParameterPath": "secrets_path",
     "AlarmTopicArn": "alarm_topic_arn",
     "DashboardName": "dashboard",
+    "ProfilesStreamArn": "profiles_stream_arn",
+    "InsightTableName": "insight",
 }
 # Tables whose items expire through DynamoDB TTL, and the attribute holding the epoch seconds.
-_TTL_TABLES = ("profiles", "idmap")
+_TTL_TABLES = ("profiles", "idmap", "insight")
 TTL_ATTRIBUTE = "expires_at"
 
 _SETTINGS_ENV = {
@@ -49,6 +51,8 @@ _SETTINGS_ENV = {
     "s2s_queue_url": "RTDCS_S2S_QUEUE_URL",
     "s2s_queue_name": "RTDCS_S2S_QUEUE_NAME",
     "s2s_dlq_url": "RTDCS_S2S_DLQ_URL",
+    "insight": "RTDCS_INSIGHT_TABLE",
+    "profiles_stream_arn": "RTDCS_INSIGHT_STREAM_ARN",
 }
 # Only for a deployed stage (``python -m infra deploy``): locally the admin token comes from
 # RTDCS_ADMIN_TOKEN, and CloudFormation (hence moto) cannot create the SecureString.
@@ -103,7 +107,8 @@ def create_data_stack(
     stack = _wait_created(cfn_client, stack_name, timeout_s, poll_s)
     tables = _tables_from_outputs(stack)
     for key in _TTL_TABLES:
-        _ensure_ttl(ddb_client, tables[key])
+        if key in tables:  # insight: a stack created before it existed has none
+            _ensure_ttl(ddb_client, tables[key])
     return tables
 
 
@@ -152,7 +157,8 @@ def update_data_stack(
     stack = _wait_created(cfn_client, stack_name, timeout_s, poll_s)
     outputs = _tables_from_outputs(stack)
     for key in _TTL_TABLES:
-        _ensure_ttl(ddb_client, outputs[key])
+        if key in outputs:
+            _ensure_ttl(ddb_client, outputs[key])
     return outputs
 
 

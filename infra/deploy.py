@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from infra.bootstrap import settings_env, update_data_stack
-from infra.policies import APP_NAME, S2S_FUNCTION, SPOOL_FUNCTION
+from infra.policies import APP_NAME, INSIGHT_FUNCTION, S2S_FUNCTION, SPOOL_FUNCTION
 
 CHALICE_DIR = Path(__file__).resolve().parent.parent / ".chalice"
 CONFIG_PATH = CHALICE_DIR / "config.json"
@@ -36,6 +36,9 @@ class StageProfile:
     spool_timeout_s: int = 60
     s2s_memory_mb: int = 256
     s2s_timeout_s: int = 90
+    # Sketch unions are CPU (and numpy's import): more memory is more CPU on Lambda.
+    insight_memory_mb: int = 512
+    insight_timeout_s: int = 60
     throttle_rate: float = 50.0  # API Gateway steady requests/s for the whole stage
     throttle_burst: int = 100
     # Behind a function URL (no request throttling of its own): the API function's reserved
@@ -66,6 +69,7 @@ def stage_config(stage: str, environment: dict[str, str] | None = None) -> dict[
         "RTDCS_CATALOG_TABLE": f"{APP_NAME}-{stage}-catalog",
         "RTDCS_SPOOL_QUEUE_NAME": f"{APP_NAME}-{stage}-spool",
         "RTDCS_S2S_QUEUE_NAME": f"{APP_NAME}-{stage}-s2s",
+        "RTDCS_INSIGHT_TABLE": f"{APP_NAME}-{stage}-insight",
         "RTDCS_ADMIN_TOKEN_PARAMETER": admin_token_parameter(stage),
         "RTDCS_RT_BUDGET_MS": "250",
         "POWERTOOLS_SERVICE_NAME": f"{APP_NAME}-{stage}",
@@ -89,6 +93,11 @@ def stage_config(stage: str, environment: dict[str, str] | None = None) -> dict[
                 "iam_policy_file": f"policy-{stage}-s2s.json",
                 "lambda_memory_size": profile.s2s_memory_mb,
                 "lambda_timeout": profile.s2s_timeout_s,
+            },
+            INSIGHT_FUNCTION: {
+                "iam_policy_file": f"policy-{stage}-insight.json",
+                "lambda_memory_size": profile.insight_memory_mb,
+                "lambda_timeout": profile.insight_timeout_s,
             },
         },
     }
@@ -228,7 +237,7 @@ def teardown(stage: str, cfn: Any, ddb: Any, delete_tables: bool = False,
         time.sleep(poll_s)
     deleted = []
     if delete_tables:
-        for table in ("profiles", "idmap", "catalog"):
+        for table in ("profiles", "idmap", "catalog", "insight"):
             table_name = f"{APP_NAME}-{stage}-{table}"
             try:
                 ddb.update_table(TableName=table_name, DeletionProtectionEnabled=False)

@@ -40,6 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 API_FUNCTION = "APIHandler"
 SPOOL_FUNCTION = "SpoolReplay"
 S2S_FUNCTION = "S2sDelivery"
+INSIGHT_FUNCTION = "InsightAggregator"
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -145,7 +146,8 @@ def _deep_merge(base: Any, extra: Any) -> Any:
 
 def merge_template(stage: str) -> dict[str, Any]:
     """The ``--merge-template`` document: the data stack plus the overlay."""
-    merged: dict[str, Any] = _deep_merge(data_template(), overlay(stage))
+    merged: dict[str, Any] = _deep_merge(_deep_merge(data_template(), overlay(stage)),
+                                         insight_overlay())
     return merged
 
 
@@ -173,7 +175,7 @@ def package(stage: str, outdir: Path, env: dict[str, str] | None = None,
             raise RuntimeError(f"chalice package failed:\n{result.stdout}\n{result.stderr}")
     sam = outdir / "sam.json"
     template = json.loads(sam.read_text(encoding="utf-8"))
-    template = apply_front_door(wire_queues(template), front_door,
+    template = apply_front_door(wire_insight_stream(wire_queues(template)), front_door,
                                 STAGE_PROFILES.get(stage, StageProfile()))
     sam.write_text(json.dumps(template, indent=2) + "\n", encoding="utf-8")
     return sam
@@ -269,3 +271,43 @@ def _function_url() -> dict[str, Any]:
             "FunctionName": _ref(API_FUNCTION), "Action": "lambda:InvokeFunction",
             "Principal": "*", "InvokedViaFunctionUrl": True}},
     }
+
+
+# ---- audience insight (docs/insight.md) --------------------------------------------------------
+def insight_overlay() -> dict[str, Any]:
+    """The insight table for the aggregator and for the API's reports."""
+    insight = {"RTDCS_INSIGHT_TABLE": _ref("InsightTable")}
+    return {
+        "Resources": {
+            API_FUNCTION: {"Properties": {"Environment": {"Variables": insight}}},
+            INSIGHT_FUNCTION: {
+                "Properties": {
+                    "Environment": {
+                        "Variables": {
+                            **insight,
+                            "RTDCS_CATALOG_TABLE": _ref("CatalogTable"),
+                            "RTDCS_PROFILES_TABLE": _ref("ProfilesTable"),
+                        }
+                    }
+                }
+            },
+        }
+    }
+
+
+def wire_insight_stream(template: dict[str, Any]) -> dict[str, Any]:
+    """Point the aggregator's DynamoDB event at the profiles table's stream, and say what a
+    failing batch does: split in halves to isolate a bad record, retried 10 times, never
+    older than a day (a sketch union is idempotent: a retried batch adds no uniques)."""
+    function = template["Resources"].get(INSIGHT_FUNCTION)
+    if function is None:
+        return template
+    for event in function["Properties"].get("Events", {}).values():
+        if event.get("Type") == "DynamoDB":
+            event["Properties"].update({
+                "Stream": _att("ProfilesTable", "StreamArn"),
+                "BisectBatchOnFunctionError": True,
+                "MaximumRetryAttempts": 10,
+                "MaximumRecordAgeInSeconds": 86400,
+            })
+    return template

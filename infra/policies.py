@@ -1,4 +1,4 @@
-"""Least-privilege IAM policies of the three Lambda functions, per stage.
+"""Least-privilege IAM policies of the four Lambda functions, per stage.
 
 ``chalice`` cannot derive them (``autogen_policy: false``: it only reads app.py), so they are
 written here once and rendered into ``.chalice/policy-<stage>[-<function>].json``
@@ -12,6 +12,10 @@ wildcards so one file serves any account.
 * ``spool_replay``: update (and read) the profiles table; consume the spool queue.
 * ``s2s_delivery``: read the catalog table; consume the S2S queue; send to it and to its
   dead-letter queue; read SSM parameters under ``/rtdcs/<stage>/`` (destination secrets).
+* ``insight_aggregator``: read the profiles table's stream (its label is only known once the
+  table exists: ``stream/*`` of that one table); read the catalog table; get and put the
+  insight table's items (docs/insight.md). The API handler only queries the insight table
+  (the reports).
 
 Each may write its own CloudWatch log group (EMF metrics travel in the logs, so no
 ``cloudwatch:PutMetricData``).
@@ -29,6 +33,7 @@ STAGES = ("dev", "prod")
 # Chalice handler names (chalicelib/routes/spool.py, chalicelib/routes/s2s.py).
 SPOOL_FUNCTION = "spool_replay"
 S2S_FUNCTION = "s2s_delivery"
+INSIGHT_FUNCTION = "insight_aggregator"  # chalicelib/routes/insight.py
 
 # Operations the stores use (chalicelib/store/*.py; TransactWriteItems needs the item-level
 # actions of its parts too, which are in the list).
@@ -52,6 +57,10 @@ _CONSUME_ACTIONS = [
 
 def _table(stage: str, name: str) -> str:
     return f"arn:aws:dynamodb:*:*:table/{APP_NAME}-{stage}-{name}"
+
+
+def _stream(stage: str, table: str) -> str:
+    return f"{_table(stage, table)}/stream/*"
 
 
 def _queue(stage: str, name: str) -> str:
@@ -82,6 +91,11 @@ def api_policy(stage: str) -> dict[str, Any]:
             "Effect": "Allow",
             "Action": _TABLE_ACTIONS,
             "Resource": [_table(stage, t) for t in ("profiles", "idmap", "catalog")],
+        },
+        {
+            "Effect": "Allow",
+            "Action": ["dynamodb:Query"],  # the /v1/reports/* answers
+            "Resource": [_table(stage, "insight")],
         },
         {
             "Effect": "Allow",
@@ -131,12 +145,37 @@ def s2s_policy(stage: str) -> dict[str, Any]:
     )
 
 
+def insight_policy(stage: str) -> dict[str, Any]:
+    return _policy(
+        _logs(f"{APP_NAME}-{stage}-{INSIGHT_FUNCTION}"),
+        {
+            "Effect": "Allow",
+            # what Lambda's event source mapping needs of the function's role
+            "Action": ["dynamodb:DescribeStream", "dynamodb:GetRecords",
+                       "dynamodb:GetShardIterator", "dynamodb:ListStreams"],
+            "Resource": [_stream(stage, "profiles")],
+        },
+        {
+            "Effect": "Allow",
+            "Action": ["dynamodb:GetItem", "dynamodb:Query"],
+            "Resource": [_table(stage, "catalog")],
+        },
+        {
+            "Effect": "Allow",
+            # a merge: one read, then conditional PutItems (docs/insight.md)
+            "Action": ["dynamodb:GetItem", "dynamodb:PutItem"],
+            "Resource": [_table(stage, "insight")],
+        },
+    )
+
+
 def policy_files(stage: str) -> dict[str, dict[str, Any]]:
     """File name (in .chalice/) -> policy document, for one stage."""
     return {
         f"policy-{stage}.json": api_policy(stage),
         f"policy-{stage}-spool.json": spool_policy(stage),
         f"policy-{stage}-s2s.json": s2s_policy(stage),
+        f"policy-{stage}-insight.json": insight_policy(stage),
     }
 
 

@@ -15,6 +15,7 @@ from chalicelib.admin.paths import (
     EXPORT_PATH,
     IMPORT_PATH,
     OPENAPI_PATH,
+    REPORTS_PREFIX,
     SETTINGS_PATH,
 )
 from chalicelib.admin.schemas import RESOURCES, WRITE_ONLY_AUTH_FIELD, ResourceSpec
@@ -331,6 +332,70 @@ def _operations_paths() -> dict[str, Any]:
     }
 
 
+_FIGURE = {"type": "object", "required": ["uniques", "lower", "upper"],
+           "properties": {"uniques": {"type": "integer"}, "lower": {"type": "integer"},
+                          "upper": {"type": "integer"}, "events": {"type": "integer"}}}
+_WINDOWS_PARAM = {"name": "windows", "in": "query", "required": False,
+                  "description": "Comma-separated days, 1 to 90, or today (default 1,7,30)",
+                  "schema": {"type": "string"}}
+_IDS_PARAM = {"name": "ids", "in": "query", "required": True,
+              "description": "Up to 100 comma-separated ids", "schema": {"type": "string"}}
+_WINDOWS_ANSWER = {"type": "object", "required": ["items", "asOf"], "properties": {
+    "asOf": {"type": "string"},
+    "items": {"type": "array", "items": {"type": "object", "required": ["kind", "id", "windows"],
+                                         "properties": {
+        "kind": {"type": "string"}, "id": {"type": "integer"},
+        "windows": {"type": "object", "additionalProperties": _FIGURE}}}}}}
+_SET_PARAMS = [{"name": name, "in": "query", "required": name != "c",
+                "description": "kind:id (trait, segment or datasource)",
+                "schema": {"type": "string"}} for name in ("a", "b", "c")]
+
+
+def _reports_paths() -> dict[str, Any]:
+    """Audience insight (docs/insight.md): estimates with 95 % bounds, from day sketches."""
+    errors = {s: _error(s) for s in ("400", "401", "404", "503")}
+    return {
+        f"{REPORTS_PREFIX}/populations": {"get": {
+            "operationId": "getPopulations", "tags": ["Reports"],
+            "summary": "Distinct visitors (95 % bounds) and events of traits or segments over "
+                       "windows of days ending today",
+            "parameters": [{"name": "kind", "in": "query", "required": True,
+                            "schema": {"enum": ["trait", "segment"]}}, _IDS_PARAM,
+                           _WINDOWS_PARAM],
+            "responses": {"200": _json(_WINDOWS_ANSWER, "Populations"), **errors},
+        }},
+        f"{REPORTS_PREFIX}/trend": {"get": {
+            "operationId": "getTrend", "tags": ["Reports"],
+            "summary": "One entry per UTC day: distinct visitors with bounds, events",
+            "parameters": [
+                {"name": "kind", "in": "query", "required": True,
+                 "schema": {"enum": ["trait", "segment", "datasource"]}},
+                {"name": "id", "in": "query", "required": True, "schema": {"type": "integer"}},
+                {"name": "days", "in": "query", "required": False,
+                 "schema": {"type": "integer", "minimum": 1, "maximum": 90}}],
+            "responses": {"200": _json({"type": "object", "required": ["days", "asOf"]},
+                                       "Trend"), **errors},
+        }},
+        f"{REPORTS_PREFIX}/overlap": {"get": {
+            "operationId": "getOverlap", "tags": ["Reports"],
+            "summary": "Two or three audiences over a window: each, their intersection and "
+                       "union, and the Venn regions, with bounds",
+            "parameters": [*_SET_PARAMS, {"name": "window", "in": "query", "required": False,
+                                          "schema": {"type": "integer", "minimum": 1,
+                                                     "maximum": 90}}],
+            "responses": {"200": _json({"type": "object", "required": [
+                "window", "sets", "intersection", "union", "regions", "asOf"]}, "Overlap"),
+                **errors},
+        }},
+        f"{REPORTS_PREFIX}/datasources": {"get": {
+            "operationId": "getDataSourceUniques", "tags": ["Reports"],
+            "summary": "Distinct visitors seen per data source over windows of days",
+            "parameters": [{**_IDS_PARAM, "required": False}, _WINDOWS_PARAM],
+            "responses": {"200": _json(_WINDOWS_ANSWER, "Data source uniques"), **errors},
+        }},
+    }
+
+
 @functools.lru_cache(maxsize=1)
 def document() -> dict[str, Any]:
     schemas: dict[str, Any] = {"Error": _ERROR_SCHEMA, "CatalogVersion": _CATALOG_VERSION_SCHEMA,
@@ -376,6 +441,7 @@ def document() -> dict[str, Any]:
         "responses": {"200": _json(_ref("Settings"), "Settings"), "401": _error("401")},
     }}
     paths.update(_operations_paths())
+    paths.update(_reports_paths())
     paths[OPENAPI_PATH] = {"get": {
         "operationId": "getOpenApi", "tags": ["Operations"], "security": [],
         "summary": "This document (no token needed: it holds no data)",

@@ -14,6 +14,9 @@ SETTINGS_PATH = "/v1/settings"
 EXPORT_PATH = "/v1/catalog/export"
 IMPORT_PATH = "/v1/catalog/import"
 BULK_SUFFIX = "/bulk"  # POST <collection>/bulk: up to 1,000 objects (admin/bulk.py)
+# Audience insight reports (docs/insight.md): GET /v1/reports/<name>.
+REPORTS_PREFIX = "/v1/reports"
+REPORT_NAMES = ("populations", "trend", "overlap", "datasources")
 
 
 class ResourcePath(NamedTuple):

@@ -112,6 +112,9 @@ def test_default_stage_names_and_settings_env(aws: tuple[Any, Any]) -> None:
         "RTDCS_S2S_QUEUE_URL": queue + "s2s",
         "RTDCS_S2S_QUEUE_NAME": "rtdcs-local-s2s",
         "RTDCS_S2S_DLQ_URL": queue + "s2s-dlq",
+        "RTDCS_INSIGHT_TABLE": "rtdcs-local-insight",
+        "RTDCS_INSIGHT_STREAM_ARN": ddb.describe_table(
+            TableName="rtdcs-local-profiles")["Table"]["LatestStreamArn"],
     }
     # Deployed stages also read the admin token from SSM; the local stack uses the env token.
     assert settings_env(tables, deployed=True)["RTDCS_ADMIN_TOKEN_PARAMETER"] == (

@@ -171,7 +171,7 @@ def test_sigterm_to_make_run_stops_every_child_and_frees_every_port(
     lines = _read_until(proc, "READY", 120)
     assert any("READY" in line for line in lines), "".join(lines)
     children = [int(line.split("pid ")[1].split(",")[0]) for line in lines if ": pid " in line]
-    assert len(children) == 4, lines  # moto, simulator, chalice local, SQS poller
+    assert len(children) == 5, lines  # moto, simulator, chalice local, SQS + stream pollers
     assert not any(port_is_free(port) for port in ports)
     proc.send_signal(signal.SIGTERM)
     # Generous: the stack gives each child a few seconds to stop, and under `make test` a

@@ -42,11 +42,17 @@ BODIES: dict[str, dict[str, Any]] = {
 VISITOR = "0" * 37 + "1"  # a profile the read-route test creates (synced to data source 900)
 
 
+REPORT_QUERIES = {"populations": "?kind=trait&ids=1001", "trend": "?kind=segment&id=5001",
+                  "overlap": "?a=segment:5001&b=trait:1001", "datasources": ""}
+
+
 def _concrete(path: str) -> str:
     """A route path with the demo catalog's ids (and the test visitor) filled in."""
     sid = "5001" if "/segments/" in path else "1001"
     if path.endswith("/profiles/by-id"):
         return path + "?dpid=900&dpuuid=auth-test"
+    if path.startswith("/v1/reports/"):  # docs/insight.md: each report's required query
+        return path + REPORT_QUERIES[path.rsplit("/", 1)[1]]
     return (path.replace("{dataSourceId}", "1").replace("{pid}", "1")
             .replace("{destinationId}", "52").replace("{mappingId}", "1")
             .replace("{sid}", sid).replace("{uuid}", VISITOR))

@@ -1,0 +1,61 @@
+"""Audience insight (docs/insight.md): the profile table's stream aggregator and the
+``/v1/reports/*`` routes; the work is in ``chalicelib/handlers/insight.py``.
+
+Stream: ``RTDCS_INSIGHT_STREAM_ARN``, read when app.py is imported (Chalice wires the event
+source at deploy/package time; ``infra/package.py`` points it at the stack's stream).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from chalice import Blueprint, Response
+
+from chalicelib.admin.paths import REPORT_NAMES, REPORTS_PREFIX
+from chalicelib.config import InsightSettings
+
+if TYPE_CHECKING:
+    from chalicelib.handlers.insight import InsightRuntime
+
+insight = Blueprint(__name__)
+
+# The spec's batch: up to 100 records, at most one sketch write per (kind, id, day) touched.
+BATCH_SIZE = 100
+# Up to 10 s to fill a batch: fewer, fuller batches (fewer sketch writes) within the 60 s
+# freshness goal.
+BATCHING_WINDOW_S = 10
+ANY_TYPE = ["*/*"]
+
+
+@insight.on_dynamodb_record(
+    stream_arn=InsightSettings.from_env().stream_arn,
+    batch_size=BATCH_SIZE,
+    starting_position="LATEST",
+    name="insight_aggregator",
+    maximum_batching_window_in_seconds=BATCHING_WINDOW_S,
+)
+def insight_aggregator(event: Any) -> dict[str, int]:
+    from chalicelib.handlers.insight import aggregate  # first batch loads it (cold start)
+
+    return aggregate(event)
+
+
+def _register(name: str) -> None:
+    def view() -> Response:
+        from chalicelib.handlers.insight import report_view
+
+        return report_view(name, insight.current_request)
+
+    insight.route(f"{REPORTS_PREFIX}/{name}", methods=["GET"], content_types=ANY_TYPE,
+                  name=f"report_{name}")(view)
+
+
+for _name in REPORT_NAMES:
+    _register(_name)
+
+
+def install(runtime: InsightRuntime | None) -> None:
+    """Serve this runtime (tests), or None to build from the environment again."""
+    from chalicelib.handlers import insight as handler
+
+    handler.install(runtime)
