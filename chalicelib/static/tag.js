@@ -244,19 +244,47 @@ function ortb2(o) {
   return ids.length ? [data] : [];
 }
 
-// Prebid RTD getBidRequestData: when send() settles (<= o.waitMs, default 300), merge
-// into ortb2Fragments.global.user.data, then call back.
-function prebidRtd(req, callback, o) {
-  o = o || {};
-  const wait = new Promise(r => setTimeout(r, o.waitMs === undefined ? 300 : o.waitMs));
-  Promise.race([inflight, wait]).catch(() => {}).then(() => {
-    const data = ortb2(o);
-    if (!data.length || !req) return;
-    const f = req.ortb2Fragments = req.ortb2Fragments || {};
-    const u = (f.global = f.global || {}).user = f.global.user || {};
-    u.data = (u.data || []).filter(d => d.name !== data[0].name).concat(data);
-  }).catch(() => {}).then(() => typeof callback === 'function' && callback());
+// Settles when the running send() does, or after ms (default 250); never rejects.
+function ready(ms) {
+  const wait = new Promise(r => setTimeout(r, ms === undefined ? 250 : ms, 'timeout'));
+  return Promise.race([inflight && inflight.then(() => 'answer', () => 'error'), wait]);
 }
 
-window.rtdcs = {version: '1', send, init, segments, targeting, ortb2, prebidRtd};
+const counts = {calls: 0, merged: 0, empty: 0, timeouts: 0, failed: 0};
+let warned = false;
+const stats = () => ({prebid: Object.assign({}, counts)});
+
+// Merge into Prebid's objects in place: since Prebid 10.16 ortb2Fragments.global is a
+// getter-only property, so assigning it throws. Only an entry with the same name is replaced.
+function mergeUserData(req, data) {
+  const f = req.ortb2Fragments || (req.ortb2Fragments = {});
+  if (!f.global) f.global = {};
+  const g = f.global;
+  if (!g.user) g.user = {};
+  const u = g.user;
+  const kept = (Array.isArray(u.data) ? u.data : []).filter(d => !d || d.name !== data[0].name);
+  u.data = kept.concat(data);
+}
+
+// Prebid RTD getBidRequestData: when send() settles (<= o.waitMs), merge ortb2(o) into
+// ortb2Fragments.global.user.data, then call back exactly once. A failure is counted in
+// stats() and warned about once, never thrown into Prebid.
+function prebidRtd(req, callback, o) {
+  o = o || {};
+  counts.calls++;
+  let called = false;
+  const done = () => { if (!called) { called = true; if (typeof callback === 'function') callback(); } };
+  ready(o.waitMs).then(outcome => {
+    if (outcome === 'timeout') counts.timeouts++;
+    const data = ortb2(o);
+    if (!data.length || !req) { counts.empty++; return; }
+    mergeUserData(req, data);
+    counts.merged++;
+  }).catch(e => {
+    counts.failed++;
+    if (!warned) { warned = true; quiet(() => console.warn('rtdcs: could not add user.data to the bid request', e)); }
+  }).then(done, done);
+}
+
+window.rtdcs = {version: '1', send, init, segments, targeting, ortb2, prebidRtd, ready, stats};
 })();

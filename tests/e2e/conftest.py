@@ -120,16 +120,24 @@ def page(context):  # type: ignore[no-untyped-def]
     return context.new_page()
 
 
+# Pages a test serves from the publisher's site, by path (whole documents). A real server, not
+# Playwright's route.fulfill: Chromium treats a fulfilled document as public, and refuses its
+# requests to the loopback DCS (Local Network Access).
+PUBLISHER_PAGES: dict[str, str] = {}
+
+
 class _PublisherHandler(BaseHTTPRequestHandler):
-    """``/tagged.html``: a page carrying the DCS tag; any other path: a blank page."""
+    """``/tagged.html``: a page carrying the DCS tag; ``PUBLISHER_PAGES``; any other path: a
+    blank page."""
 
     dcs_url = ""
 
     def do_GET(self) -> None:  # noqa: N802 (http.server naming)
         body = ""
-        if urllib.parse.urlsplit(self.path).path == "/tagged.html":
+        path = urllib.parse.urlsplit(self.path).path
+        if path == "/tagged.html":
             body = f'<script src="{html.escape(self.dcs_url)}/tag.js"></script>'
-        page = (
+        page = PUBLISHER_PAGES.get(path) or (
             f"<!doctype html><html><head><title>publisher</title></head><body>{body}</body></html>"
         )
         data = page.encode()
