@@ -5,8 +5,8 @@ measured error against exact counts. Prints one JSON document.
 
 * ``aggregator``: synthetic visitors (5 traits, 3 segments, 2 data sources, planted overlaps,
   events over 30 days, 1-3 events each) written with the profile store's own code into
-  stream records, aggregated in batches of 100 into an in-memory table that honours the
-  conditional writes (so the CPU is the aggregator's: derive, sketches, merges, not moto's):
+  stream records, aggregated in batches of ``--batch`` (default: the event source's) into an
+  in-memory table that honours the conditional writes (so the CPU is the aggregator's: derive, sketches, merges, not moto's):
   CPU ms, sketch writes and write units (DynamoDB's sizes) per 1,000 stream records;
 * ``error``: every population (windows 1, 7, 30) and the pairwise overlaps against the exact
   counts, as relative errors (populations) and errors relative to the smaller audience
@@ -33,6 +33,7 @@ for _name, _value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "
     os.environ.setdefault(_name, _value)
 
 from chalicelib.insight import sketches  # noqa: E402
+from chalicelib.routes.insight import BATCH_SIZE  # noqa: E402
 from chalicelib.insight.aggregator import Aggregator  # noqa: E402
 from chalicelib.insight.days import utc_day  # noqa: E402
 from chalicelib.insight.keys import SketchKey  # noqa: E402
@@ -87,7 +88,8 @@ def _plan(visitor: int) -> list[tuple[float, set[int], set[int], set[int]]]:
     return sorted(events)
 
 
-def aggregate(visitors: int) -> tuple[dict[str, Any], MemoryTable, dict[Any, Any]]:
+def aggregate(visitors: int, batch: int = 100) -> tuple[dict[str, Any], MemoryTable,
+                                                      dict[Any, Any]]:
     table = MemoryTable()
     aggregator = Aggregator(InsightRepository(table), lambda: SOURCES.get)
     exact: dict[tuple[str, int], dict[int, set[int]]] = defaultdict(lambda: defaultdict(set))
@@ -120,13 +122,14 @@ def aggregate(visitors: int) -> tuple[dict[str, Any], MemoryTable, dict[Any, Any
             for object_id in ids:
                 exact[(kind, object_id)][day].add(visitor)
         pending.extend(writes.take())
-        if len(pending) >= 100:
+        if len(pending) >= batch:
             flush()
     if pending:
         flush()
     per_1000 = 1000 / records
     return {
         "visitors": visitors,
+        "batch_size": batch,
         "stream_records": int(records),
         "cpu_ms_per_1000_records": round(cpu * per_1000, 1),
         "sketch_writes_per_1000_records": round(sketch_writes * per_1000, 1),
@@ -250,9 +253,17 @@ def sketch_bytes() -> dict[str, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--visitors", type=int, default=100_000)
+    parser.add_argument("--batch", type=int, default=BATCH_SIZE,
+                        help="stream records per batch (the event source's batch size)")
+    parser.add_argument("--aggregator-only", action="store_true",
+                        help="only the aggregator figures (compare batch sizes quickly)")
     args = parser.parse_args()
     started = time.perf_counter()
-    aggregator, table, exact = aggregate(args.visitors)
+    aggregator, table, exact = aggregate(args.visitors, args.batch)
+    if args.aggregator_only:
+        print(json.dumps({"aggregator": aggregator,
+                          "seconds": round(time.perf_counter() - started, 1)}, indent=1))
+        return
     result = {
         "lg_k": sketches.LG_K,
         "aggregator": aggregator,

@@ -51,11 +51,11 @@ def test_the_aggregator_may_read_the_stream_and_merge_sketches_only() -> None:
 
 def test_the_package_wires_the_stream_by_reference() -> None:
     template = {"Resources": {"InsightAggregator": {"Properties": {"Events": {"E": {
-        "Type": "DynamoDB", "Properties": {"Stream": "arn:placeholder", "BatchSize": 100}}}}}}}
+        "Type": "DynamoDB", "Properties": {"Stream": "arn:placeholder", "BatchSize": 1000}}}}}}}
     wired = wire_insight_stream(template)["Resources"]["InsightAggregator"]
     event = wired["Properties"]["Events"]["E"]["Properties"]
     assert event["Stream"] == {"Fn::GetAtt": ["ProfilesTable", "StreamArn"]}
-    assert event["BatchSize"] == 100 and event["BisectBatchOnFunctionError"] is True
+    assert event["BatchSize"] == 1000 and event["BisectBatchOnFunctionError"] is True
     merged = merge_template("prod")["Resources"]
     variables = merged["InsightAggregator"]["Properties"]["Environment"]["Variables"]
     assert variables["RTDCS_INSIGHT_TABLE"] == {"Ref": "InsightTable"}
