@@ -6,7 +6,8 @@ measured error against exact counts. Prints one JSON document.
 * ``aggregator``: synthetic visitors (5 traits, 3 segments, 2 data sources, planted overlaps,
   events over 30 days, 1-3 events each) written with the profile store's own code into
   stream records, aggregated in batches of ``--batch`` (default: the event source's) into an
-  in-memory table that honours the conditional writes (so the CPU is the aggregator's: derive, sketches, merges, not moto's):
+  in-memory table that honours the conditional writes (so the CPU is the aggregator's:
+  derive, sketches, merges, not moto's):
   CPU ms, sketch writes and write units (DynamoDB's sizes) per 1,000 stream records;
 * ``error``: every population (windows 1, 7, 30) and the pairwise overlaps against the exact
   counts, as relative errors (populations) and errors relative to the smaller audience
