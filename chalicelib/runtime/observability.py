@@ -1,4 +1,4 @@
-"""Structured logs and CloudWatch metrics (Powertools' EMF provider), created lazily.
+"""Structured logs and CloudWatch metrics (EMF, chalicelib/runtime/emf.py), created lazily.
 
 * :func:`event_done` is called once per ``/event``: it writes **one** JSON line, the event's
   CloudWatch EMF document (namespace ``rtdcs``, dimension ``service``) carrying the event's
@@ -10,15 +10,10 @@
 * :func:`metrics` is the process-wide sink other layers count into (profile writes, spool).
   Counts accumulate until the next flush (the end of the event or of a queue batch).
 
-Nothing is imported or built at import time: the Powertools modules load on first use, so
-they cost the first event, not the app import (see bench/coldstart.py). Names come from the
-standard Powertools variables ``POWERTOOLS_SERVICE_NAME`` (default ``rtdcs-local``) and
-``POWERTOOLS_METRICS_NAMESPACE`` (default ``rtdcs``); ``POWERTOOLS_METRICS_DISABLED=true``
-turns metric output off.
-
-The service name is also the logger's name. Powertools filters records of loggers whose name
-*contains* it out of the root handlers (so Lambda does not print them twice); keep it from
-being a substring of other loggers' names (``rtdcs-<stage>`` is; plain ``rtdcs`` is not).
+Nothing is built at import time: the sink and observer are created on first use. Names come
+from the variables Powertools for AWS Lambda defined, kept so deployments need no change:
+``POWERTOOLS_SERVICE_NAME`` (default ``rtdcs-local``) and ``POWERTOOLS_METRICS_NAMESPACE``
+(default ``rtdcs``); ``POWERTOOLS_METRICS_DISABLED=true`` turns metric output off.
 """
 
 from __future__ import annotations
@@ -28,9 +23,10 @@ import random
 import sys
 import threading
 import time
-from typing import IO, Any, Callable, Iterable, Mapping, Protocol, cast
+from typing import IO, Any, Callable, Iterable, Mapping, Protocol
 
 from chalicelib.config import MetricsSettings, environment
+from chalicelib.runtime.emf import emf_documents
 
 REDACTED = "[redacted]"
 
@@ -91,7 +87,7 @@ def _clean(value: Any, secrets: list[str]) -> Any:
 
 
 class MetricsSink:
-    """Thread-safe counters flushed as one CloudWatch EMF document (Powertools' provider).
+    """Thread-safe counters flushed as one CloudWatch EMF document (``emf.py``).
 
     ``emit`` receives the serialized EMF JSON (default: one line on stdout, which Lambda
     ships to CloudWatch Logs, where EMF turns it into metrics).
@@ -104,17 +100,12 @@ class MetricsSink:
         emit: Callable[[str], None] | None = None,
         enabled: bool | None = None,
     ) -> None:
-        from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import (
-            AmazonCloudWatchEMFProvider,
-        )
-
         configured = MetricsSettings.from_env()
         self.namespace = namespace or configured.namespace
         self.service = service or configured.service
-        self._provider = AmazonCloudWatchEMFProvider(
-            namespace=self.namespace, service=self.service
-        )
+        self._metrics: dict[str, tuple[str, list[float]]] = {}  # name -> (unit, values)
         self._emit = emit or _print_line
+        self._clock = time.time
         if enabled is None:
             enabled = configured.enabled
         self._enabled = enabled
@@ -128,28 +119,32 @@ class MetricsSink:
 
     def _add(self, name: str, unit: str, value: float) -> None:
         with self._lock:
-            self._provider.add_metric(name=name, unit=unit, value=value)
+            self._metrics.setdefault(name, (unit, []))[1].append(value)
 
     def flush(self) -> dict[str, Any] | None:
         """Emit what was counted since the last flush (nothing if nothing was)."""
-        document = self._take()
-        if document is not None and self._enabled:
-            self._emit(json.dumps(document, separators=(",", ":")))
-        return document
+        documents = self._take()
+        if self._enabled:
+            for document in documents:
+                self._emit(json.dumps(document, separators=(",", ":")))
+        return documents[0] if documents else None
 
     def take(self) -> dict[str, Any] | None:
         """What was counted since the last flush, as the EMF document to write (None when
-        nothing was, or metrics are off); cleared either way. The caller writes it."""
-        document = self._take()
-        return document if self._enabled else None
+        nothing was, or metrics are off); cleared either way. The caller writes it (documents
+        beyond the first, past EMF's limits, are emitted here)."""
+        documents = self._take()
+        if not self._enabled or not documents:
+            return None
+        for extra in documents[1:]:
+            self._emit(json.dumps(extra, separators=(",", ":")))
+        return documents[0]
 
-    def _take(self) -> dict[str, Any] | None:
+    def _take(self) -> list[dict[str, Any]]:
         with self._lock:
-            if not self._provider.metric_set:
-                return None
-            document = cast(dict[str, Any], self._provider.serialize_metric_set())
-            self._provider.clear_metrics()
-        return document
+            metrics, self._metrics = self._metrics, {}
+        return list(emf_documents(self.namespace, self.service, metrics,
+                                  int(self._clock() * 1000)))
 
 
 def _print_line(line: str) -> None:
