@@ -34,14 +34,14 @@ for _name, _value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "
     os.environ.setdefault(_name, _value)
 
 from chalicelib.insight import sketches  # noqa: E402
-from chalicelib.routes.insight import BATCH_SIZE  # noqa: E402
 from chalicelib.insight.aggregator import Aggregator  # noqa: E402
 from chalicelib.insight.days import utc_day  # noqa: E402
 from chalicelib.insight.keys import SketchKey  # noqa: E402
 from chalicelib.insight.reports import Reports  # noqa: E402
 from chalicelib.insight.repository import InsightRepository  # noqa: E402
+from chalicelib.routes.insight import BATCH_SIZE  # noqa: E402
 from chalicelib.store.item_size import item_size  # noqa: E402
-from tests.insight_kit import DAY, ProfileWrites  # noqa: E402
+from tests.insight_kit import DAY, ProfileWrites, counted_keys  # noqa: E402
 
 NOW = 1_767_268_800.0
 TODAY = utc_day(NOW)
@@ -117,11 +117,8 @@ def aggregate(visitors: int, batch: int = 100) -> tuple[dict[str, Any], MemoryTa
         uuid = f"{visitor:038d}"
         writes.event(uuid, at, traits=traits, onboarded=onboarded, segments=segments)
         day = utc_day(at)
-        realized = traits | onboarded
-        for kind, ids in (("trait", realized), ("segment", segments),
-                          ("datasource", {SOURCES[s] for s in realized})):
-            for object_id in ids:
-                exact[(kind, object_id)][day].add(visitor)
+        for key in counted_keys(traits, onboarded, segments, SOURCES):
+            exact[key][day].add(visitor)
         pending.extend(writes.take())
         if len(pending) >= batch:
             flush()

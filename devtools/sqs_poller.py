@@ -314,6 +314,26 @@ def chalice_invoker(app: Any, stage: str, project_dir: Path = REPO_ROOT) -> Invo
     return invoke
 
 
+def stop_on_signals() -> threading.Event:
+    """An event SIGTERM and SIGINT set: a poller's main loop waits on it, then stops."""
+    stop = threading.Event()
+
+    def _on_signal(signum: int, frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    return stop
+
+
+def poller_logging() -> None:
+    """Timestamped lines on stdout (the stack's log file), boto's chatter left out."""
+    logging.basicConfig(level=logging.INFO, stream=sys.stdout,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("botocore", "boto3", "urllib3"):  # credential/endpoint lines on each client
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devtools.sqs_poller", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -328,17 +348,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _say(f"refusing endpoint {args.endpoint_url!r}: only a loopback moto server is polled "
              "(set AWS_ENDPOINT_URL)")
         return 2
-    stop = threading.Event()
-
-    def _on_signal(signum: int, frame: Any) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGINT, _on_signal)
-    logging.basicConfig(level=logging.INFO, stream=sys.stdout,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("botocore", "boto3", "urllib3"):  # credential/endpoint lines on each client
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    stop = stop_on_signals()
+    poller_logging()
 
     sys.path.insert(0, str(REPO_ROOT))
     import app as app_module  # the repo's app.py: imports the handlers with this environment

@@ -24,9 +24,7 @@ from __future__ import annotations
 
 import argparse
 import base64
-import logging
 import os
-import signal
 import sys
 import threading
 import time
@@ -35,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from devtools.sqs_poller import chalice_invoker, is_loopback_url
+from devtools.sqs_poller import chalice_invoker, is_loopback_url, poller_logging, stop_on_signals
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 READY_MARKER = "stream poller: ready"
@@ -226,17 +224,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _say(f"refusing endpoint {args.endpoint_url!r}: only a loopback moto server is read "
              "(set AWS_ENDPOINT_URL)")
         return 2
-    stop = threading.Event()
-
-    def _on_signal(signum: int, frame: Any) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGINT, _on_signal)
-    logging.basicConfig(level=logging.INFO, stream=sys.stdout,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("botocore", "boto3", "urllib3"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    stop = stop_on_signals()
+    poller_logging()
 
     sys.path.insert(0, str(REPO_ROOT))
     import app as app_module

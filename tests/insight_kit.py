@@ -121,6 +121,17 @@ class ProfileWrites:
         return taken
 
 
+def counted_keys(traits: set[int], onboarded: set[int], segments: set[int],
+                 sources: Mapping[int, int]) -> Iterable[tuple[str, int]]:
+    """The (kind, id) an event with these realizations counts for (the exact side of the
+    accuracy checks): its traits, its segments, the data sources of its traits."""
+    realized = traits | onboarded
+    for kind, ids in (("trait", realized), ("segment", segments),
+                      ("datasource", {sources[s] for s in realized})):
+        for object_id in ids:
+            yield kind, object_id
+
+
 def batches(records: list[dict[str, Any]], size: int = 100) -> Iterable[list[dict[str, Any]]]:
     for start in range(0, len(records), size):
         yield records[start:start + size]

@@ -19,7 +19,7 @@ from chalicelib.insight.days import utc_day
 from chalicelib.insight.reports import Reports
 from chalicelib.insight.repository import InsightRepository
 from infra.bootstrap import create_data_stack
-from tests.insight_kit import DAY, ProfileWrites, batches
+from tests.insight_kit import DAY, ProfileWrites, batches, counted_keys
 
 NOW = 1_767_268_800.0  # 2026-01-01 12:00 UTC
 TODAY = utc_day(NOW)
@@ -36,12 +36,9 @@ def plan(n: int, writes: ProfileWrites) -> tuple[Exact, dict[tuple[str, int], di
               segments: set[int]) -> None:
         writes.event(uuid, at, traits=traits, onboarded=onboarded, segments=segments)
         day = utc_day(at)
-        realized = traits | onboarded
-        for kind, ids in (("trait", realized), ("segment", segments),
-                          ("datasource", {SOURCES[s] for s in realized})):
-            for object_id in ids:
-                exact[(kind, object_id)][day].add(uuid)
-                events[(kind, object_id)][day] += 1
+        for key in counted_keys(traits, onboarded, segments, SOURCES):
+            exact[key][day].add(uuid)
+            events[key][day] += 1
 
     for i in range(n):
         uuid = f"{i:038d}"
