@@ -21,7 +21,8 @@ insight = Blueprint(__name__)
 
 # At most one sketch write per (kind, id, day) a batch touches, so bigger batches write less:
 # 1,000 records per batch cut the write units per record 8.4x against the spec's 100 at
-# 100,000 visitors (bench/insight.py --batch; docs/insight.md). Lambda also caps a batch at 6 MB of records.
+# 100,000 visitors (bench/insight.py --batch; docs/insight.md). Lambda also caps a batch
+# at 6 MB of records.
 BATCH_SIZE = 1000
 # Up to 10 s to fill a batch: fewer, fuller batches (fewer sketch writes) within the 60 s
 # freshness goal.
