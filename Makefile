@@ -21,7 +21,7 @@ export AWS_REGION := us-east-1
 export AWS_EC2_METADATA_DISABLED := true
 unexport AWS_PROFILE
 
-.PHONY: help venv run test lint unit integration e2e chromium clean
+.PHONY: help venv run test lint unit integration e2e chromium clean console-screenshots
 
 help:
 	@echo "make run | test | lint | unit | integration | e2e | clean"
@@ -60,6 +60,10 @@ integration: venv
 
 e2e: venv chromium
 	$(VENV)/bin/pytest -q tests/e2e
+
+# docs/console/*.png: every console page at 1280x800 (docs/console.md), from its own local stack.
+console-screenshots: venv chromium
+	$(PY) -m devtools.console_screenshots
 
 # Two workers, one test file each at a time (a file's fixtures, such as a local stack, stay in
 # one worker): 4.5 minutes instead of 7.5 on a 2-core machine.

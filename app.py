@@ -13,7 +13,9 @@ from chalice import Chalice
 from chalicelib.routes.admin import admin
 from chalicelib.routes.admin_ops import admin_ops
 from chalicelib.routes.assets import assets
+from chalicelib.routes.console import console
 from chalicelib.routes.dcs import dcs
+from chalicelib.routes.id import ids
 from chalicelib.routes.insight import insight
 from chalicelib.routes.privacy import privacy
 from chalicelib.routes.s2s import s2s
@@ -28,6 +30,7 @@ app.log.setLevel(logging.INFO)
 logging.getLogger("rtdcs").setLevel(logging.INFO)
 
 app.register_blueprint(dcs)
+app.register_blueprint(ids)
 app.register_blueprint(assets)
 app.register_blueprint(admin)
 app.register_blueprint(admin_ops)
@@ -35,6 +38,7 @@ app.register_blueprint(s2s)
 app.register_blueprint(privacy)
 app.register_blueprint(spool)
 app.register_blueprint(insight)
+app.register_blueprint(console)
 
 # The Lambda handler behind a function URL or an HTTP API (``python -m infra package
 # --front-door url|http``); the REST API of ``chalice deploy`` calls ``app`` itself.

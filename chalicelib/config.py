@@ -83,6 +83,11 @@ class Settings(NamedTuple):
     server_timing: str = "anonymous"  # names | anonymous | off (provider names opt-in)
     privacy_gpc: str = "honour"  # honour | ignore: Sec-GPC: 1 as a US opt-out
     version: str = "0.1.0"
+    # The ID service's /id (identity.md 1): allowed d_orgid values ("*": any), id_sync_ttl
+    # (seconds) and the subdomain the answer names.
+    identity_org_ids: tuple[str, ...] = ()
+    identity_id_sync_ttl: int = 604800
+    identity_subdomain: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -123,6 +128,13 @@ class Settings(NamedTuple):
             stage=get("stage", "").strip(),
             server_timing=_server_timing(get("server_timing", ""), get("stage", "").strip()),
             privacy_gpc=_privacy_gpc(get("privacy.gpc", "")),
+            # The local stage allows any org id (also set in .chalice/config.json's local
+            # stage; the same default outside a request keeps the settings, and so the
+            # services built from them, the same for tests that call them directly).
+            identity_org_ids=_as_list(get("identity.org_ids",
+                                          "*" if get("stage", "").strip() == "local" else "")),
+            identity_id_sync_ttl=max(0, int(_float_or(get("identity.id_sync_ttl", ""), 604800))),
+            identity_subdomain=get("identity.subdomain", "").strip(),
         )
 
 
@@ -183,6 +195,17 @@ class InsightSettings(NamedTuple):
         )
 
 
+class DebugSettings(NamedTuple):
+    """The console's event capture (docs/console.md): the capture table (24 h TTL)."""
+
+    capture_table: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "DebugSettings":
+        env = os.environ if env is None else env
+        return cls(capture_table=env.get("RTDCS_CAPTURE_TABLE") or "rtdcs-capture")
+
+
 class AdminAuthSettings(NamedTuple):
     """Where the admin token comes from (admin-api.md, Auth)."""
 
@@ -197,6 +220,27 @@ class AdminAuthSettings(NamedTuple):
             token=env.get("RTDCS_ADMIN_TOKEN", ""),
             token_parameter=env.get("RTDCS_ADMIN_TOKEN_PARAMETER", "").strip(),
             refresh_seconds=max(0.0, _float_or(env.get("RTDCS_CATALOG_REFRESH_SECONDS", ""), 5.0)),
+        )
+
+
+class IdentitySecretSettings(NamedTuple):
+    """Where the ``d_blob`` HMAC secret of ``/id`` comes from (identity.md 1), as for the admin
+    token: an SSM SecureString (``RTDCS_IDENTITY_BLOB_SECRET_PARAMETER``, AWS stages), else
+    ``RTDCS_IDENTITY_BLOB_SECRET`` (the local stack generates one). Kept out of
+    :class:`Settings`, so no settings view or cache key ever holds it."""
+
+    secret: str
+    secret_parameter: str
+    refresh_seconds: float
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "IdentitySecretSettings":
+        env = os.environ if env is None else env
+        return cls(
+            secret=env.get("RTDCS_IDENTITY_BLOB_SECRET", ""),
+            secret_parameter=env.get("RTDCS_IDENTITY_BLOB_SECRET_PARAMETER", "").strip(),
+            refresh_seconds=max(0.0, _float_or(env.get("RTDCS_CATALOG_REFRESH_SECONDS", ""),
+                                               5.0)),
         )
 
 

@@ -30,10 +30,12 @@ from chalicelib.destinations.cookies import stuff_items
 from chalicelib.destinations.s2s import S2SState, plan_s2s
 from chalicelib.destinations.syncs import sync_items
 from chalicelib.destinations.urls import page_protocol, url_destination_items
-from chalicelib.identity.resolve import IdMap, declared_ids, resolve
+from chalicelib.identity.merge import MergePlan, describe, plan
+from chalicelib.identity.resolve import Identity, IdMap, declared_ids, resolve
 from chalicelib.providers.fanout import CallPlan, Outcome, PendingFanout
 from chalicelib.providers.messages import ProviderAnswer, build_request_body
 from chalicelib.rules.catalog import EMPTY_CATALOG, CompiledCatalog, in_data_source
+from chalicelib.rules.merge_rules import union
 from chalicelib.rules.retention import retention_for
 from chalicelib.runtime.catalog_cache import CatalogUnavailable
 from chalicelib.runtime.ratelimit import TokenBucket
@@ -43,6 +45,7 @@ from chalicelib.store.profiles import (
     Profile,
     ProfileChanges,
     ProfileWriteFailed,
+    auth_profile_key,
     consent_key,
     new_stamp,
 )
@@ -62,6 +65,8 @@ class Profiles(Protocol):
               retention: Retention = ...) -> None: ...
 
     def is_opted_out(self, uuid: str) -> bool: ...
+
+    def load_many(self, keys: list[str], now: float) -> dict[str, Profile]: ...
 
 
 class S2SPublisher(Protocol):
@@ -267,7 +272,8 @@ class EventPipeline:
         live, changes = self._merge(profile, catalog, realized, now)
         changes.cache_answers = cache_answers
         changes.event_id = tid  # unique per event: lets a replayed write be recognised
-        active = catalog.evaluate_segments(live, now)
+        merged = self._evaluate_merged(ctx, identity, live, changes, errors)
+        active = _device_only(catalog, live, now) if merged is None else merged[0]
         changes.segments = frozenset(active | self._frozen_paused(catalog, profile))
         if uuid and privacy.s2s:
             changes.s2s_states = self._publish_s2s(ctx, changes.segments)
@@ -291,6 +297,8 @@ class EventPipeline:
         if self._settings.expose_traits and parsed.control("d_cts") in ("1", "2"):
             fields["traits"] = realized.traits()
             fields["segments"] = sorted(active)
+            if merged is not None:
+                fields["profiles"] = merged[1]  # what each merge rule's segments saw
         result = EventResult(
             fields=fields,
             errors=errors,
@@ -300,8 +308,84 @@ class EventPipeline:
         )
         result.log = _log_record(tid, uuid, parsed, realized, active, outcomes, errors)
         result.log["privacy"] = _privacy_log(privacy, consent, privacy.outcome)
+        if merged is not None:
+            result.log["profiles"] = merged[1]
         self._record_privacy(result.log["privacy"])
         return result
+
+    def _evaluate_merged(
+        self, ctx: "_Context", identity: Identity, live: dict[int, list[float]],
+        changes: ProfileChanges, errors: list[DcsError],
+    ) -> tuple[set[int], list[dict[str, Any]]] | None:
+        """Segments over the profiles each merge rule selects (identity.md 3), with at most
+        one BatchGetItem; also writes this event's realizations to the authenticated profile
+        of an authenticated event. None when the catalog has no merge rule (device only)."""
+        catalog, uuid, now = ctx.catalog, ctx.uuid, ctx.now
+        if not catalog.merge.any_merge or not uuid:
+            return None
+        merge_plan = plan(catalog.merge, catalog.merge_rules_in_use(), identity.declared,
+                          identity.links, ctx.profile, uuid)
+        read: dict[str, Profile] = {}
+        keys = merge_plan.keys
+        read_ok = True
+        if keys:
+            try:
+                read = self._profiles.load_many(keys, now)
+            except self._storage_errors:
+                errors.append(error(200))  # evaluated over this device's profile alone
+                read_ok = False
+        event_live = {sid: [now] for sid in (*changes.add_stamps, *changes.replace_stamps)}
+        views: dict[int, dict[int, list[float]]] = {}
+        seen: list[dict[str, Any]] = []  # per rule: what its segments were evaluated over
+        for entry in merge_plan.rules:
+            parts: list[Mapping[int, Sequence[float]]] = [live] if entry.device else []
+            if entry.auth_key:
+                stored = read.get(entry.auth_key)
+                if stored is not None and not stored.opted_out:
+                    parts.append(_live_of(stored, catalog, now))
+                if entry.auth_written and not entry.device:
+                    parts.append(event_live)
+            for other in entry.graph:
+                device = read.get(other)
+                if device is not None and not device.opted_out:
+                    parts.append(_live_of(device, catalog, now))
+            views[entry.rule.rule_id] = union(parts) if parts else {}
+            seen.append({"mergeRuleId": entry.rule.rule_id,
+                         "default": entry.rule is catalog.merge.default,
+                         "over": describe(entry, read)})
+        self._write_authenticated(ctx, merge_plan, read if read_ok else None, changes, errors)
+        changes.auth_ids = {}
+        for declared in merge_plan.write_auth:
+            changes.auth_ids.setdefault(declared.dpid, declared.dpuuid)
+        changes.graph_id, changes.graph = merge_plan.graph_id, merge_plan.graph
+        return catalog.evaluate_by_rule(views, now), seen
+
+    def _write_authenticated(
+        self, ctx: "_Context", merge_plan: MergePlan, read: dict[str, Profile] | None,
+        changes: ProfileChanges, errors: list[DcsError],
+    ) -> None:
+        """The event's realizations, also in the authenticated profile of each ID declared
+        with state 1 (bounded like a device profile: the same store and compaction)."""
+        done: set[str] = set()
+        for declared in merge_plan.write_auth:
+            key = auth_profile_key(declared.dpid, declared.dpuuid)
+            if key in done:
+                continue
+            done.add(key)
+            stored = None if read is None else read.get(key)
+            if stored is None:
+                errors.append(error(201))  # its stored state is unknown: not written
+                continue
+            auth_changes = ProfileChanges(
+                now=ctx.now, event_id=ctx.tid, add_stamps=dict(changes.add_stamps),
+                replace_stamps={k: list(v) for k, v in changes.replace_stamps.items()},
+                remove_traits=set(changes.remove_traits), segments=stored.segments)
+            try:
+                self._profiles.apply(key, auth_changes, stored, retention_for(ctx.catalog))
+            except ProfileWriteFailed:
+                errors.append(error(201))
+            except self._storage_errors:
+                errors.append(error(201))
 
     def _start_providers(self, ctx: "_Context") -> tuple[PendingFanout | None, list[Outcome]]:
         budget = self._settings.rt_budget_ms
@@ -548,6 +632,26 @@ def data_sources(catalog: CompiledCatalog) -> DataSources:
         cached = (catalog, DataSources(catalog.raw.get("datasource", ())))
         _SOURCES_CACHE = cached
     return cached[1]
+
+
+def _device_only(catalog: CompiledCatalog, live: Mapping[int, Sequence[float]],
+                 now: float) -> set[int]:
+    """Every segment over the device profile: no merge rule, or none that selects another
+    profile (or a stateless request)."""
+    if not catalog.rule_indexes:
+        return catalog.evaluate_segments(live, now)
+    views = {rule.rule_id: live for rule in catalog.merge_rules_in_use()}
+    return catalog.evaluate_by_rule(views, now)
+
+
+def _live_of(profile: Profile, catalog: CompiledCatalog, now: float) -> dict[int, list[float]]:
+    """Another profile's live realizations (sid -> stamps), as ``_merge`` reads its own."""
+    live: dict[int, list[float]] = {}
+    for sid, record in profile.traits.items():
+        trait = catalog.traits.get(sid)
+        if trait is not None and record.stamps and trait.is_live(record.latest, now):
+            live[sid] = [float(s) for s in record.stamps]
+    return live
 
 
 def _data_source_filter(parsed: ParsedRequest, sources: DataSources) -> int | None | bool:

@@ -88,6 +88,7 @@ COLLECTIONS = {
     "provider": "/v1/providers",
     "destination": "/v1/destinations",
     "mapping": "/v1/destinations/{destinationId}/mappings",
+    "mergerule": "/v1/mergerules",
 }
 
 
@@ -162,6 +163,11 @@ class _IdMap:
         out = dict(body)
         if kind in ("trait", "provider"):
             out["dataSourceId"] = self.get("datasource", out.get("dataSourceId"))
+        if kind == "mergerule":
+            out["crossDeviceDataSources"] = [self.get("datasource", ds)
+                                             for ds in out.get("crossDeviceDataSources") or []]
+        if kind == "segment" and out.get("mergeRuleId") is not None:
+            out["mergeRuleId"] = self.get("mergerule", out["mergeRuleId"])
         if kind == "segment" and isinstance(out.get("segmentRule"), str):
             out["segmentRule"] = _TRAIT_REF.sub(
                 lambda m: f"{self.get('trait', int(m.group(1)))}{m.group(2)}",

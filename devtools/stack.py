@@ -423,6 +423,7 @@ class LocalStack:
             "RTDCS_PROVIDERS_HTTP_HOSTS": f"{HOST},localhost",
             "RTDCS_CATALOG_REFRESH_SECONDS": "2",
             "RTDCS_ADMIN_TOKEN": os.environ.get("RTDCS_ADMIN_TOKEN") or secrets.token_urlsafe(24),
+            "RTDCS_IDENTITY_BLOB_SECRET": secrets.token_urlsafe(32),  # /id's d_blob HMAC key
         }
         env.update(defaults)
         # The caller's RTDCS_* settings win over the defaults; the table names are facts of

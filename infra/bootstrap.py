@@ -36,9 +36,10 @@ _OPTIONAL_OUTPUTS = {
     "DashboardName": "dashboard",
     "ProfilesStreamArn": "profiles_stream_arn",
     "InsightTableName": "insight",
+    "CaptureTableName": "capture",
 }
 # Tables whose items expire through DynamoDB TTL, and the attribute holding the epoch seconds.
-_TTL_TABLES = ("profiles", "idmap", "insight")
+_TTL_TABLES = ("profiles", "idmap", "insight", "capture")
 TTL_ATTRIBUTE = "expires_at"
 
 _SETTINGS_ENV = {
@@ -53,6 +54,7 @@ _SETTINGS_ENV = {
     "s2s_dlq_url": "RTDCS_S2S_DLQ_URL",
     "insight": "RTDCS_INSIGHT_TABLE",
     "profiles_stream_arn": "RTDCS_INSIGHT_STREAM_ARN",
+    "capture": "RTDCS_CAPTURE_TABLE",
 }
 # Only for a deployed stage (``python -m infra deploy``): locally the admin token comes from
 # RTDCS_ADMIN_TOKEN, and CloudFormation (hence moto) cannot create the SecureString.

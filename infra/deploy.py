@@ -60,6 +60,11 @@ def admin_token_parameter(stage: str) -> str:
     return f"/{APP_NAME}/{stage}/admin-token"
 
 
+def id_blob_secret_parameter(stage: str) -> str:
+    """The SecureString keying /id's d_blob HMAC (identity.md 1); created like the token."""
+    return f"/{APP_NAME}/{stage}/id-blob-secret"
+
+
 def stage_config(stage: str, environment: dict[str, str] | None = None) -> dict[str, Any]:
     """The stage's block of .chalice/config.json (functions, sizes, policies, settings)."""
     profile = STAGE_PROFILES.get(stage, StageProfile())
@@ -70,7 +75,9 @@ def stage_config(stage: str, environment: dict[str, str] | None = None) -> dict[
         "RTDCS_SPOOL_QUEUE_NAME": f"{APP_NAME}-{stage}-spool",
         "RTDCS_S2S_QUEUE_NAME": f"{APP_NAME}-{stage}-s2s",
         "RTDCS_INSIGHT_TABLE": f"{APP_NAME}-{stage}-insight",
+        "RTDCS_CAPTURE_TABLE": f"{APP_NAME}-{stage}-capture",  # the console (docs/console.md)
         "RTDCS_ADMIN_TOKEN_PARAMETER": admin_token_parameter(stage),
+        "RTDCS_IDENTITY_BLOB_SECRET_PARAMETER": id_blob_secret_parameter(stage),
         "RTDCS_RT_BUDGET_MS": "250",
         "POWERTOOLS_SERVICE_NAME": f"{APP_NAME}-{stage}",
         "POWERTOOLS_METRICS_NAMESPACE": APP_NAME,
@@ -198,6 +205,7 @@ def deploy(
     environment = write_stage_outputs(stage, outputs, config_path)
     created = ensure_admin_token(ssm, outputs.get("admin_token_parameter")
                                  or admin_token_parameter(stage))
+    ensure_admin_token(ssm, id_blob_secret_parameter(stage))  # the same kind of secret
     api = deployed_rest_api_id(stage, chalice_dir)
     if api:
         profile = STAGE_PROFILES.get(stage, StageProfile())
@@ -237,7 +245,7 @@ def teardown(stage: str, cfn: Any, ddb: Any, delete_tables: bool = False,
         time.sleep(poll_s)
     deleted = []
     if delete_tables:
-        for table in ("profiles", "idmap", "catalog", "insight"):
+        for table in ("profiles", "idmap", "catalog", "insight", "capture"):
             table_name = f"{APP_NAME}-{stage}-{table}"
             try:
                 ddb.update_table(TableName=table_name, DeletionProtectionEnabled=False)

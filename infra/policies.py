@@ -99,6 +99,12 @@ def api_policy(stage: str) -> dict[str, Any]:
         },
         {
             "Effect": "Allow",
+            # the console's event capture (docs/console.md): one PutItem per captured event
+            "Action": ["dynamodb:PutItem", "dynamodb:Query"],
+            "Resource": [_table(stage, "capture")],
+        },
+        {
+            "Effect": "Allow",
             "Action": ["sqs:SendMessage"],
             "Resource": [_queue(stage, "spool"), _queue(stage, "s2s")],
         },

@@ -32,7 +32,8 @@ from chalicelib.store.catalog_index import entries
 EXPORT_PATH = "/v1/catalog/export"
 MAX_BULK_OBJECTS = 1000
 MAX_BULK_BYTES = 5 * 1024 * 1024  # under Lambda's 6 MB request limit
-IMPORT_ORDER = ("datasource", "trait", "segment", "provider", "destination", "mapping")
+IMPORT_ORDER = ("datasource", "mergerule", "trait", "segment", "provider", "destination",
+                "mapping")
 _CHUNK_ACTIONS = 90  # index items and objects per transaction (the version bump is one more)
 _BULK_TYPES = ("application/json", "application/x-ndjson", "application/jsonl")
 

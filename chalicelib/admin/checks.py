@@ -30,7 +30,7 @@ from chalicelib.rules.validation import (
     validate_trait_rule,
 )
 from chalicelib.store.catalog import CatalogRepository
-from chalicelib.store.catalog_index import Ref, trait_references, unique_key
+from chalicelib.store.catalog_index import Ref, order_pk, trait_references, unique_key
 
 RULE_BASED = "RULE_BASED_TRAIT"
 ON_BOARDED = "ON_BOARDED_TRAIT"
@@ -84,6 +84,10 @@ class CatalogView:
             self._objects[(user.kind, user.object_id)] = body
         return [user for user, _ in found]
 
+    def count(self, kind: str) -> int:
+        """How many objects of ``kind`` the catalog holds (its order partition's counter)."""
+        return self._repo.count(order_pk(kind, {}))
+
     def trait_types(self, sids: Iterable[int],
                     override: tuple[int, str] | None = None) -> dict[int, str]:
         types = {sid: str(t.get("traitType", ""))
@@ -110,7 +114,8 @@ def check(spec: ResourceSpec, body: dict[str, Any], ctx: CheckContext) -> dict[s
 
 
 _USER_LABELS = (("trait", "traits"), ("provider", "providers"), ("segment", "segments"),
-                ("destination", "destinations"), ("mapping", "mappings"))
+                ("destination", "destinations"), ("mapping", "mappings"),
+                ("mergerule", "merge rules"))
 
 
 def delete_blocker(spec: ResourceSpec, object_id: int, view: CatalogView) -> ApiError | None:
@@ -291,6 +296,42 @@ def _check_segment(body: dict[str, Any], ctx: CheckContext) -> dict[str, Any]:
         validate_segment_rule(rule, ctx.view.trait_types(trait_references(rule)))
     except ValidationError as exc:
         raise _rule_error(exc) from exc
+    merge_rule = body.get("mergeRuleId")
+    if merge_rule is not None and ctx.view.get("mergerule", merge_rule) is None:
+        raise bad_request("invalid_reference", f"merge rule {merge_rule} does not exist",
+                          "mergeRuleId")
+    return body
+
+
+MAX_MERGE_RULES = 10  # identity.md 3
+
+
+def _check_mergerule(body: dict[str, Any], ctx: CheckContext) -> dict[str, Any]:
+    """identity.md 3: at most 10; one default; CROSS_DEVICE data sources that exist; a rule
+    that selects some profile."""
+    if ctx.object_id is None and ctx.view.count("mergerule") >= MAX_MERGE_RULES:
+        raise conflict("limit_exceeded", f"at most {MAX_MERGE_RULES} merge rules")
+    if body.get("authenticatedProfile") == "none" and body.get("deviceProfile") == "none":
+        raise bad_request("invalid_value", "a merge rule must select the authenticated or the "
+                          "device profile", "deviceProfile")
+    sources = body.get("crossDeviceDataSources") or []
+    found = ctx.view.get_many("datasource", sources)
+    for index, source in enumerate(sources):
+        field = f"crossDeviceDataSources[{index}]"
+        if source not in found:
+            raise bad_request("invalid_reference", f"data source {source} does not exist", field)
+        if found[source].get("idType") != "CROSS_DEVICE":
+            raise bad_request("invalid_reference", f"data source {source} is not CROSS_DEVICE",
+                              field)
+    if (body.get("authenticatedProfile") != "none" or body.get("deviceProfile") ==
+            "deviceGraph") and not sources:
+        raise bad_request("invalid_value", "name the CROSS_DEVICE data sources whose IDs count",
+                          "crossDeviceDataSources")
+    if body.get("default") is True:
+        other = _other_owner("mergerule", unique_key("mergerule", "default", "true"), ctx)
+        if other is not None:
+            raise conflict("duplicate", f"merge rule {other} is already the default",
+                           "default")
     return body
 
 
@@ -431,4 +472,5 @@ _CHECKS = {
     "provider": _check_provider,
     "destination": _check_destination,
     "mapping": _check_mapping,
+    "mergerule": _check_mergerule,
 }

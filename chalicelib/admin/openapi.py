@@ -396,6 +396,84 @@ def _reports_paths() -> dict[str, Any]:
     }
 
 
+def _console_paths() -> dict[str, Any]:
+    """The console's API (docs/console.md): event capture, overview, rule check, test call."""
+    capture_state = {"type": "object", "required": ["enabled"], "properties": {
+        "enabled": {"type": "boolean"}, "uuid": {"type": ["string", "null"]},
+        "sample": {"type": "number"}, "until": {"type": "number"},
+        "started": {"type": "number"}, "secondsLeft": {"type": "integer"},
+        "refreshSeconds": {"type": "number"}}}
+    return {
+        "/v1/debug/capture": {
+            "get": {
+                "operationId": "getCapture", "tags": ["Console"],
+                "summary": "Whether events are being captured for the live debugger, for whom "
+                           "and until when",
+                "responses": {"200": _json(capture_state, "Capture state"),
+                              **{s: _error(s) for s in ("401", "503")}},
+            },
+            "post": {
+                "operationId": "setCapture", "tags": ["Console"],
+                "summary": "Capture one UUID's events, or a sample of at most 1 % of visitors, "
+                           "for at most 60 minutes ({uuid|sample, minutes}); {enabled: false} "
+                           "stops. Reaches every container with the catalog (<= 10 s)",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "properties": {
+                        "enabled": {"type": "boolean"},
+                        "uuid": {"type": "string", "pattern": "^[0-9]{38}$"},
+                        "sample": {"type": "number", "exclusiveMinimum": 0, "maximum": 0.01},
+                        "minutes": {"type": "number", "exclusiveMinimum": 0,
+                                    "maximum": 60}}}}}},
+                "responses": {"200": _json(capture_state, "Capture state"),
+                              **{s: _error(s) for s in ("400", "401", "415", "503")}},
+            },
+        },
+        "/v1/debug/events": {"get": {
+            "operationId": "getCapturedEvents", "tags": ["Console"],
+            "summary": "Captured events, newest first (kept 24 h): signals without p_ keys, "
+                       "identity, privacy decision, provider calls, traits, segments, stuff, "
+                       "dests, errors",
+            "parameters": [
+                {"name": "uuid", "in": "query", "required": False,
+                 "schema": {"type": "string"}},
+                {"name": "limit", "in": "query", "required": False,
+                 "schema": {"type": "integer", "minimum": 1, "maximum": 200}}],
+            "responses": {"200": _json({"type": "object", "required": ["events"]},
+                                       "Captured events"),
+                          **{s: _error(s) for s in ("400", "401", "503")}},
+        }},
+        "/v1/stats/overview": {"get": {
+            "operationId": "getOverview", "tags": ["Console"],
+            "summary": "Per container: events per minute over the last hour, /event latency "
+                       "p50/p99, error codes, privacy outcomes and the provider statistics",
+            "responses": {"200": _json({"type": "object", "required": [
+                "eventsPerMinute", "latencyMs", "errors", "privacy", "providers"]},
+                "Overview"), "401": _error("401")},
+        }},
+        "/v1/rules/validate": {"post": {
+            "operationId": "validateRule", "tags": ["Console"],
+            "summary": "Check a trait or segment rule as a save would: {valid: true} or "
+                       "{valid: false, error: {code, message, field, position}}",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["kind", "rule"], "properties": {
+                    "kind": {"enum": ["trait", "segment"]}, "rule": {"type": "string"}}}}}},
+            "responses": {"200": _json({"type": "object", "required": ["valid"]},
+                                       "The verdict"),
+                          **{s: _error(s) for s in ("400", "401", "415")}},
+        }},
+        "/v1/providers/{pid}/test": {"post": {
+            "operationId": "testProvider", "tags": ["Console"],
+            "summary": "Three signed sample calls to the stored provider (SSRF guard as for "
+                       "events): verdict, problems in the contract's words, latencies",
+            "parameters": [{"name": "pid", "in": "path", "required": True,
+                            "schema": {"type": "string"}}],
+            "responses": {"200": _json({"type": "object", "required": [
+                "verdict", "problems", "calls"]}, "Verdict"),
+                **{s: _error(s) for s in ("401", "404", "409")}},
+        }},
+    }
+
+
 @functools.lru_cache(maxsize=1)
 def document() -> dict[str, Any]:
     schemas: dict[str, Any] = {"Error": _ERROR_SCHEMA, "CatalogVersion": _CATALOG_VERSION_SCHEMA,
@@ -442,6 +520,7 @@ def document() -> dict[str, Any]:
     }}
     paths.update(_operations_paths())
     paths.update(_reports_paths())
+    paths.update(_console_paths())
     paths[OPENAPI_PATH] = {"get": {
         "operationId": "getOpenApi", "tags": ["Operations"], "security": [],
         "summary": "This document (no token needed: it holds no data)",

@@ -38,6 +38,7 @@ DESTINATION = ResourcePath("destination", "/v1/destinations", "destinationId")
 MAPPING = ResourcePath(
     "mapping", "/v1/destinations/{destinationId}/mappings", "mappingId", "destinationId"
 )
+MERGERULE = ResourcePath("mergerule", "/v1/mergerules", "mergeRuleId")  # identity.md 3
 RESOURCE_PATHS: tuple[ResourcePath, ...] = (
-    DATASOURCE, PROVIDER, TRAIT, SEGMENT, DESTINATION, MAPPING
+    DATASOURCE, PROVIDER, TRAIT, SEGMENT, DESTINATION, MAPPING, MERGERULE
 )

@@ -193,9 +193,40 @@ SEGMENT = ResourceSpec(
             "integrationCode": INTEGRATION_CODE,
             "status": Enum(("active", "paused")),
             "description": DESCRIPTION,
+            "mergeRuleId": Nullable(Int(1, MAX_ID, "the merge rule its profiles are chosen by "
+                                        "(identity.md 3); null or absent: the default one")),
         },
         required=frozenset({"name", "segmentRule"}),
         defaults={"status": "active"},
+    ),
+)
+
+MERGERULE = ResourceSpec(
+    path=paths.MERGERULE,
+    title="MergeRule",
+    body=Obj(
+        {
+            "name": NAME,
+            "description": DESCRIPTION,
+            "authenticatedProfile": Enum(
+                ("current", "last", "none"),
+                "current: the authenticated profile when an ID is declared with state 1 on the "
+                "event; last: also the last one this device authenticated with; none"),
+            "deviceProfile": Enum(
+                ("current", "deviceGraph", "none"),
+                "current: this device's profile; deviceGraph: also the profiles of the other "
+                "devices linked to the same ID (at most 10 by recency); none"),
+            "crossDeviceDataSources": ListOf(
+                ID, max_items=10,
+                description="CROSS_DEVICE data sources whose declared IDs count"),
+            "default": Bool(),
+        },
+        required=frozenset({"name"}),
+        defaults={"authenticatedProfile": "current", "deviceProfile": "current",
+                  "crossDeviceDataSources": [], "default": False},
+        description="A profile merge rule (identity.md 3): which profiles the segments that "
+        "name it are evaluated over. At most 10; at most one is the default (segments without "
+        "mergeRuleId use it; with none, the device profile alone).",
     ),
 )
 
@@ -329,7 +360,8 @@ MAPPING = ResourceSpec(
     ),
 )
 
-RESOURCES: tuple[ResourceSpec, ...] = (DATASOURCE, PROVIDER, TRAIT, SEGMENT, DESTINATION, MAPPING)
+RESOURCES: tuple[ResourceSpec, ...] = (DATASOURCE, PROVIDER, TRAIT, SEGMENT, DESTINATION, MAPPING,
+                                       MERGERULE)
 BY_KIND: Mapping[str, ResourceSpec] = {spec.kind: spec for spec in RESOURCES}
 
 # Fields of a stored object that responses never show.

@@ -35,6 +35,7 @@ MESSAGES: dict[int, str] = {
     904: "Request limits exceeded",
     905: "Third-party sharing suppressed by a privacy signal: {}",
     906: "Invalid privacy string {}",
+    907: "Unknown org id {}",
 }
 
 _QUOTE_LIMIT = 64

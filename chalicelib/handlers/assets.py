@@ -57,7 +57,8 @@ def demo_catalog_names() -> Response:
     rules = {int(raw["sid"]): str(raw.get("segmentRule", ""))
              for raw in catalog.raw.get("segment", ()) if "sid" in raw}
     segments = [
-        {"sid": s.sid, "name": s.name, "segmentRule": rules.get(s.sid, "")}
+        {"sid": s.sid, "name": s.name, "segmentRule": rules.get(s.sid, ""),
+         "mergeRuleId": s.merge_rule_id}
         for s in catalog.segments
     ]
     providers = [

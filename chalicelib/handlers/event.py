@@ -17,6 +17,7 @@ from chalicelib.dcs.ids import new_tid
 from chalicelib.dcs.media import CLICK, IMPRESSION, click_target, media_event
 from chalicelib.dcs.params import ParsedRequest, derived_country
 from chalicelib.dcs.response import render
+from chalicelib.debug.overview import event_stats
 from chalicelib.handlers.common import gif_response, parse_dcs_request
 from chalicelib.pipeline import EventInput, EventResult
 from chalicelib.providers.fanout import Outcome
@@ -127,7 +128,26 @@ def handle_event(request: Any) -> Response:
             now=time.time(),
         )
     observability.event_done(result)  # the one JSON log line (no p_ data) + metrics
+    _debug(services.catalog.current(), result, parsed)
     return _response(result, parsed, request, gif=media == IMPRESSION)
+
+
+def _debug(catalog: Any, result: EventResult, parsed: ParsedRequest) -> None:
+    """The console (chalicelib/debug): the overview's in-memory numbers; then nothing more
+    unless the catalog snapshot carries a capture setting, and then one PutItem if it names
+    this event's UUID."""
+    try:
+        event_stats().record((time.time() - result.now) * 1000 if result.now else 0.0,
+                             [e.code for e in result.errors],
+                             (result.log.get("privacy") or {}).get("outcome"))
+        if catalog is None or not catalog.raw.get("debug"):
+            return
+        from chalicelib.debug.capture import capture_event
+        from chalicelib.debug.wiring import capture_store
+
+        capture_event(catalog, result, parsed, capture_store(), time.time())
+    except Exception:  # noqa: BLE001 - the debugger must never break an answer
+        logger.exception("event capture failed")
 
 
 def _click_response(parsed: ParsedRequest, request: Any, settings: Settings) -> Response:

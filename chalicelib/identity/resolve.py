@@ -1,7 +1,8 @@
 """Who is this visitor? Identity resolution of dcs-protocol.md 4.3, with declared IDs (4.2).
 
-Precedence: a valid UUID cookie (not with ``d_coppa=1``), then a valid ``d_uuid``, then the
-first accepted declared ID with a stored link (its most recent UUID), else a new UUID
+Precedence: a valid UUID cookie (not with ``d_coppa=1``), then a valid ``d_uuid``, then a
+valid ``d_mid`` (the MID ``/id`` handed out: identity.md 1), then the first accepted declared
+ID with a stored link (its most recent UUID), else a new UUID
 (``d_coppa=1``: stateless instead). Declared-ID opt-outs are found on the same read.
 
 ``Identity`` is a slotted class, not a dataclass: import cost on a cold start
@@ -97,10 +98,11 @@ def resolve(
     if not coppa and is_valid_uuid(cookie_uuid):
         identity.uuid = cookie_uuid
         return identity
-    d_uuid = parsed.control("d_uuid")
-    if is_valid_uuid(d_uuid):
-        identity.uuid = d_uuid
-        return identity
+    for key in ("d_uuid", "d_mid"):  # the MID the ID service gave is an rtdcs UUID (/id)
+        sent = parsed.control(key)
+        if is_valid_uuid(sent):
+            identity.uuid = sent
+            return identity
     for declared_id in declared:
         linked = identity.links.get(declared_id.key, LinkRecord()).most_recent()
         if linked:

@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import Any, Callable, Mapping, NamedTuple
 
 from chalicelib.insight.days import utc_day
-from chalicelib.store.profiles import Profile, profile_from_item
+from chalicelib.store.profiles import AUTH_KEY_PREFIX, Profile, profile_from_item
 
 # A live event racing another write may carry a clock a little behind the winner's; only a
 # replay older than the stored activity by more than this is "late".
@@ -41,8 +41,9 @@ class Counted(NamedTuple):
 
 
 def _is_counted_item(item: Mapping[str, Any] | None) -> bool:
+    # Authenticated profiles (``a#<dpid>#<dpuuid>``, identity.md 3) are not devices.
     return item is not None and "optout" not in item and "deleted" not in item \
-        and "seen" in item
+        and "seen" in item and not str(item.get("uuid", "")).startswith(AUTH_KEY_PREFIX)
 
 
 def derive(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None,

@@ -16,7 +16,7 @@ from chalicelib.pipeline import CatalogProvider, S2SPublisher, data_sources
 from chalicelib.rules.catalog import EMPTY_CATALOG
 from chalicelib.runtime.catalog_cache import CatalogUnavailable
 from chalicelib.store.idmap import LinkRecord
-from chalicelib.store.profiles import Profile
+from chalicelib.store.profiles import Profile, auth_profile_key
 
 logger = logging.getLogger("rtdcs.optout")
 
@@ -86,7 +86,7 @@ class OptOut:
             except CatalogUnavailable:
                 catalog = EMPTY_CATALOG
             declared = declared_ids(parsed, data_sources(catalog), result.errors)
-            self._opt_out_declared(declared, result)
+            self._opt_out_declared(declared, result, catalog.merge.auth_sources)
             return result
         result.global_opt_out = True
         cookie = cookies.get(self._cookie_name)
@@ -94,7 +94,8 @@ class OptOut:
             self._opt_out_uuids([cookie], result)
         return result
 
-    def _opt_out_declared(self, declared: list[DeclaredId], result: OptOutResult) -> None:
+    def _opt_out_declared(self, declared: list[DeclaredId], result: OptOutResult,
+                          auth_sources: frozenset[int] = frozenset()) -> None:
         if not declared:
             return
         try:
@@ -104,6 +105,10 @@ class OptOut:
             links = {}
         try:
             self._idmap.opt_out(declared, result.now)
+            for entry in declared:  # its authenticated profile is no longer read (identity.md)
+                if entry.dpid in auth_sources:
+                    self._profiles.opt_out(auth_profile_key(entry.dpid, entry.dpuuid),
+                                           result.now)
         except self._storage_errors:
             result.errors.append(error(203))
             return

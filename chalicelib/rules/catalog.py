@@ -13,6 +13,7 @@ from typing import Any, Mapping, NamedTuple, Sequence
 from chalicelib.core.records import slots_repr
 from chalicelib.destinations.cookie_defs import CookieDestination, compile_cookie_destination
 from chalicelib.providers.definition import ProviderDef, compile_provider
+from chalicelib.rules.merge_rules import EMPTY_SETUP, MergeRule, MergeSetup, merge_setup
 from chalicelib.rules.safe_regex import RegexBudget
 from chalicelib.rules.scanner import RuleError
 from chalicelib.rules.segment_index import SegmentIndex
@@ -79,13 +80,15 @@ class TraitDef:
 
 
 class SegmentDef:
-    __slots__ = ("sid", "name", "rule", "status")
+    __slots__ = ("sid", "name", "rule", "status", "merge_rule_id")
 
-    def __init__(self, sid: int, name: str, rule: SNode, status: str) -> None:
+    def __init__(self, sid: int, name: str, rule: SNode, status: str,
+                 merge_rule_id: int | None = None) -> None:
         self.sid = sid
         self.name = name
         self.rule = rule
         self.status = status
+        self.merge_rule_id = merge_rule_id  # None: the default merge rule (identity.md 3)
 
     __repr__ = slots_repr
 
@@ -93,7 +96,7 @@ class SegmentDef:
 class CompiledCatalog:
     __slots__ = ("version", "traits", "rule_traits", "onboarded_by_segment", "segments",
                  "providers", "cookie_destinations", "raw", "problems", "trait_index",
-                 "segment_index", "paused_segment_ids")
+                 "segment_index", "paused_segment_ids", "merge", "rule_indexes")
 
     def __init__(
         self,
@@ -109,6 +112,7 @@ class CompiledCatalog:
         # Built from the fields above when not given (compile_catalog builds them).
         trait_index: TraitIndex | None = None,
         segment_index: SegmentIndex | None = None,
+        merge: MergeSetup = EMPTY_SETUP,
     ) -> None:
         self.version = version
         self.traits = traits
@@ -122,9 +126,22 @@ class CompiledCatalog:
         self.trait_index = trait_index if trait_index is not None else TraitIndex(
             (t.sid, t.data_source_id, t.rule) for t in rule_traits if t.rule is not None
         )
+        self.merge = merge
+        # Segments evaluated over the default merge rule's profiles share ``segment_index``;
+        # each other merge rule in use has its own (identity.md 3).
+        grouped: dict[int, list[SegmentDef]] = {}
+        for segment in segments:
+            if segment.status == "active":
+                rule = merge.rule_for(segment.merge_rule_id)
+                key = -1 if rule is merge.default else rule.rule_id
+                grouped.setdefault(key, []).append(segment)
         self.segment_index = segment_index if segment_index is not None else SegmentIndex.build(
-            (s.sid, s.rule) for s in segments if s.status == "active"
+            (s.sid, s.rule) for s in grouped.pop(-1, [])
         )
+        self.rule_indexes: dict[int, SegmentIndex] = {
+            rule_id: SegmentIndex.build((s.sid, s.rule) for s in group)
+            for rule_id, group in grouped.items()
+        }
         self.paused_segment_ids = frozenset(s.sid for s in segments if s.status == "paused")
 
     def provider_name(self, data_source_id: int) -> str | None:
@@ -150,8 +167,22 @@ class CompiledCatalog:
         return RuleRealization(frozenset(realized), failed)
 
     def evaluate_segments(self, live: Mapping[int, Sequence[float]], now: float) -> set[int]:
-        """Active segments true for these live realizations (sid -> stamps in seconds)."""
+        """Active segments true for these live realizations (sid -> stamps in seconds): the
+        segments of the default merge rule (every segment when there is no merge rule)."""
         return self.segment_index.evaluate(live, now)
+
+    def merge_rules_in_use(self) -> list[MergeRule]:
+        """The default merge rule, then every other rule some active segment names."""
+        return [self.merge.default, *(self.merge.rules[r] for r in sorted(self.rule_indexes))]
+
+    def evaluate_by_rule(self, views: Mapping[int, Mapping[int, Sequence[float]]],
+                         now: float) -> set[int]:
+        """Active segments, each evaluated over its merge rule's view (rule id -> live
+        realizations; the default rule's view under its own id)."""
+        active = self.segment_index.evaluate(views.get(self.merge.default.rule_id, {}), now)
+        for rule_id, index in self.rule_indexes.items():
+            active |= index.evaluate(views.get(rule_id, {}), now)
+        return active
 
 
 class RuleRealization(NamedTuple):
@@ -257,6 +288,7 @@ def _compile_catalog(
                 name=str(obj.get("name", "")),
                 rule=parse_segment_rule(str(obj["segmentRule"])),
                 status=str(obj.get("status", "active")),
+                merge_rule_id=_int_or_none(obj.get("mergeRuleId")),
             )
         except (KeyError, ValueError, TypeError, RuleError) as exc:
             problems.append(f"segment {obj.get('sid')}: {exc}")
@@ -278,6 +310,8 @@ def _compile_catalog(
             destinations.append(compile_cookie_destination(obj, mappings))
         except (KeyError, ValueError, TypeError) as exc:
             problems.append(f"destination {obj.get('destinationId')}: {exc}")
+    merge, merge_problems = merge_setup(raw.get("mergerule", ()))
+    problems.extend(merge_problems)
     onboarded = {
         (t.data_source_id, t.provider_segment_id): t.sid
         for t in traits.values()
@@ -294,6 +328,7 @@ def _compile_catalog(
         cookie_destinations=tuple(destinations),
         raw=raw,
         problems=tuple(problems),
+        merge=merge,
     )
 
 

@@ -85,6 +85,10 @@ class CatalogCache:
             self._checked_at = self._clock()
             return self._catalog  # type: ignore[return-value]
 
+    def current(self) -> CompiledCatalog | None:
+        """The catalog being served, without a version check (no request, ever)."""
+        return self._catalog
+
     def _wait_if_overdue(self) -> None:
         done = self._compile_done
         if done is not None and not done.is_set() and (

@@ -16,7 +16,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.admin.auth import AdminTokenSource
 from chalicelib.config import Settings, aws_endpoint_url
+from chalicelib.debug.store import SettingStore, SnapshotWithCapture
 from chalicelib.destinations.s2s_delivery import S2SQueue
+from chalicelib.identity.blob import BlobSigner
+from chalicelib.identity.id_service import IdService
 from chalicelib.identity.idsync import IdSync
 from chalicelib.pipeline import EventPipeline
 from chalicelib.privacy.optout import OptOut
@@ -56,12 +59,14 @@ _caller: ProviderCaller | None = None
 _caller_exempt: tuple[str, ...] = ()
 # One per container, so the SSM parameter holding the admin token is read once (lazily).
 _admin_tokens = AdminTokenSource()
+_blob_signer = BlobSigner()  # likewise for the d_blob secret of /id
 
 
 class Services:
     # Not a dataclass: import cost on a cold start (chalicelib/core/records.py).
     __slots__ = ("settings", "catalog", "catalog_repository", "profiles", "pipeline", "id_sync",
-                 "opt_out", "idmap", "provider_stats", "admin_tokens", "privacy_stats")
+                 "opt_out", "idmap", "provider_stats", "admin_tokens", "privacy_stats",
+                 "id_service")
 
     def __init__(
         self,
@@ -76,6 +81,7 @@ class Services:
         provider_stats: StatsRegistry | None = None,
         admin_tokens: AdminTokenSource | None = None,
         privacy_stats: PrivacyStats | None = None,
+        id_service: IdService | None = None,
     ) -> None:
         self.settings = settings
         self.catalog = catalog
@@ -88,6 +94,9 @@ class Services:
         self.provider_stats = StatsRegistry() if provider_stats is None else provider_stats
         self.admin_tokens = _admin_tokens if admin_tokens is None else admin_tokens
         self.privacy_stats = PrivacyStats() if privacy_stats is None else privacy_stats
+        self.id_service = id_service or IdService(settings, catalog, profiles, idmap,
+                                                  _blob_signer.sign, time.time, STORAGE_ERRORS,
+                                                  is_throttle)
 
 
 def _provider_runtime(exempt: tuple[str, ...]) -> tuple[ThreadPoolExecutor, ProviderCaller]:
@@ -105,7 +114,11 @@ def _provider_runtime(exempt: tuple[str, ...]) -> tuple[ThreadPoolExecutor, Prov
 def build_services(settings: Settings) -> Services:
     executor, caller = _provider_runtime(settings.provider_http_hosts)
     catalog_repository = CatalogRepository(table(settings.catalog_table))
-    catalog = CatalogCache(catalog_repository, settings.catalog_refresh_seconds)
+    # The console's capture setting travels with the snapshot (chalicelib/debug/store.py).
+    catalog = CatalogCache(
+        SnapshotWithCapture(catalog_repository,
+                            SettingStore(table(settings.catalog_table), catalog_repository)),
+        settings.catalog_refresh_seconds)
     # Writes: retried inside the event's budget (providers' budget + 350 ms), then spooled.
     profiles = ProfileRepository(
         table(settings.profiles_table),

@@ -26,6 +26,9 @@ FIELDS = (
     "keep_segments",
     "s2s_states",
     "linked_ids",
+    "auth_ids",
+    "graph_id",
+    "graph",
 )
 
 
@@ -61,6 +64,9 @@ def encode(uuid: str, changes: ProfileChanges, reason: str, spooled_at: float) -
             "keep_segments": changes.keep_segments,
             "s2s_states": {str(k): v for k, v in changes.s2s_states.items()},
             "linked_ids": [[dpid, dpuuid] for dpid, dpuuid in changes.linked_ids],
+            "auth_ids": {str(k): v for k, v in changes.auth_ids.items()},
+            "graph_id": changes.graph_id,
+            "graph": list(changes.graph),
         },
     }
     return json.dumps(body, separators=(",", ":"))
@@ -92,6 +98,9 @@ def decode(body: str) -> SpooledWrite:
                 for k, v in raw.get("s2s_states", {}).items()
             },
             linked_ids=tuple((int(d), str(u)) for d, u in raw.get("linked_ids", [])),
+            auth_ids={int(k): str(v) for k, v in raw.get("auth_ids", {}).items()},
+            graph_id=str(raw.get("graph_id", "")),
+            graph=tuple(str(u) for u in raw.get("graph", [])),
         )
         return SpooledWrite(
             uuid=str(data["uuid"]),

@@ -109,6 +109,17 @@
     return ids;
   }
 
+  // Merge rules (docs/identity.md): which profiles each rule's segments were evaluated over,
+  // e.g. "device + authenticated"; absent when the catalog has no merge rule (device only).
+  function profilesOf(res, seg) {
+    const rules = res.profiles || [];
+    const rule = rules.filter(function (p) {
+      return seg.mergeRuleId === null || seg.mergeRuleId === undefined
+        ? p['default'] : p.mergeRuleId === seg.mergeRuleId;
+    })[0] || rules.filter(function (p) { return p['default']; })[0];
+    return rule ? rule.over.join(' + ') : '';
+  }
+
   function renderSegments(res) {
     const realized = new Set(res.traits || []);
     fill($('segments'), (res.segments || []).map(function (sid) {
@@ -121,9 +132,12 @@
           if (providers.indexOf(name) < 0) providers.push(name);
         }
       });
-      return el('li', {'data-sid': sid, 'data-from-provider': providers.length ? '1' : '0'}, [
+      const over = profilesOf(res, seg);
+      return el('li', {'data-sid': sid, 'data-from-provider': providers.length ? '1' : '0',
+                       'data-profiles': over}, [
         el('span', {className: 'sid', text: sid}),
         el('strong', {text: seg.name}),
+        over ? el('span', {className: 'badge profiles', text: 'over ' + over}) : null,
         providers.length
           ? el('span', {className: 'badge provider', text: 'via ' + providers.join(', ')})
           : el('span', {className: 'badge', text: 'on-site'}),

@@ -34,7 +34,7 @@ from botocore.exceptions import ClientError
 
 from chalicelib.store import catalog_index as ci
 
-KINDS = ("datasource", "trait", "segment", "provider", "destination", "mapping")
+KINDS = ("datasource", "trait", "segment", "provider", "destination", "mapping", "mergerule")
 _META = "meta"
 _VERSION_KEY = {"pk": _META, "sk": "version"}
 _INDEX_KEY = {"pk": _META, "sk": "index"}  # present once the index items are complete

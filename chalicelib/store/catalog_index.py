@@ -32,6 +32,7 @@ _TRAIT_REF = re.compile(r"(?<![A-Za-z0-9_])([0-9]+)[Tt](?![A-Za-z0-9_])")
 _MAX_KEY_VALUE_CHARS = 200  # longer values are keyed by their hash (sort keys: 1,024 bytes)
 ID_FIELDS: Mapping[str, str] = {
     "datasource": "dataSourceId",
+    "mergerule": "mergeRuleId",  # after data sources, before the segments that name one
     "trait": "sid",
     "segment": "sid",
     "provider": "pid",
@@ -90,6 +91,16 @@ def entries(kind: str, body: Mapping[str, Any]) -> IndexEntries:
                 keys.add(unique_key(kind, field, body[field], scope=f"ds={ds}"))
     elif kind == "segment":
         refs.update(Ref("trait", sid) for sid in trait_references(body.get("segmentRule")))
+        merge_rule = int_or_none(body.get("mergeRuleId"))
+        if merge_rule is not None:
+            refs.add(Ref("mergerule", merge_rule))
+    elif kind == "mergerule":
+        sources = body.get("crossDeviceDataSources")
+        for source in sources if isinstance(sources, list) else ():
+            if int_or_none(source) is not None:
+                refs.add(Ref("datasource", int(source)))
+        if body.get("default") is True:
+            keys.add(unique_key(kind, "default", "true"))  # one default merge rule
     elif kind == "provider":
         if ds is not None:
             keys.add(unique_key(kind, "dataSourceId", ds))

@@ -5,7 +5,8 @@ One item per declared ID, partition key ``pk = "d#<dpid>#<dpuuid>"``:
 * ``u<uuid>`` (epoch ms): when that UUID was last linked; top-level attributes, so a link is
   one atomic ``SET`` and the most recent UUID is the largest value. At most 100 per ID (FIFO:
   the oldest are removed in the same update).
-* ``a<uuid>``: the authState sent with the link (0, 1, 2).
+* ``a<uuid>``: the authState sent with that UUID's last link (0, 1, 2): with ``u<uuid>``, each
+  link records its last auth state and time (identity.md 2).
 * ``expires_at``: 120 days after the last link (renewed by each link).
 * ``optout`` (epoch ms): the declared ID is opted out; such an item has no ``expires_at``.
 
@@ -29,11 +30,19 @@ def link_key(dpid: int, dpuuid: str) -> str:
 
 class LinkRecord:
     # Not a dataclass: import cost on a cold start (chalicelib/core/records.py).
-    __slots__ = ("uuids", "opted_out")
+    __slots__ = ("uuids", "opted_out", "auth")
 
-    def __init__(self, uuids: dict[str, int] | None = None, opted_out: bool = False) -> None:
+    def __init__(self, uuids: dict[str, int] | None = None, opted_out: bool = False,
+                 auth: dict[str, int] | None = None) -> None:
         self.uuids: dict[str, int] = {} if uuids is None else uuids  # uuid -> linked at (ms)
         self.opted_out = opted_out
+        # uuid -> the authState of its last link (0 unknown, 1 authenticated, 2 logged out)
+        self.auth: dict[str, int] = {} if auth is None else auth
+
+    def newest(self, limit: int, exclude: str = "") -> list[str]:
+        """The most recently linked UUIDs (``exclude`` left out), newest first."""
+        ordered = sorted(self.uuids, key=lambda u: (-self.uuids[u], u))
+        return [u for u in ordered if u != exclude][:limit]
 
     def most_recent(self) -> str | None:
         return max(self.uuids, key=lambda u: self.uuids[u]) if self.uuids else None
@@ -50,7 +59,12 @@ def _record(item: Mapping[str, Any], now: float) -> LinkRecord:
         for name, value in item.items()
         if name.startswith("u") and name[1:].isdigit()
     }
-    return LinkRecord(uuids=uuids)
+    auth = {
+        name[1:]: int(value)
+        for name, value in item.items()
+        if name.startswith("a") and name[1:].isdigit() and name[1:] in uuids
+    }
+    return LinkRecord(uuids=uuids, auth=auth)
 
 
 class IdMapRepository:

@@ -14,6 +14,10 @@ Item layout (one item per UUID, partition key ``uuid``; docs/profile-storage.md)
 * ``pc<pid>`` Map: a cached provider answer ``{s: [segment ids that map to a trait], z: [...],
   x: expiry, k: hash of the consent string, d: dpuuid}``.
 * ``s2s<id>`` Map: what S2S destination ``id`` last received.
+* ``au`` Map: the last authenticated DPUUID per cross-device data source (identity.md 3:
+  merge rule ``last``); ``gk`` / ``gu``: the device graph of the latest cross-device ID the
+  device declared: that ID (``<dpid>#<dpuuid>``) and the other UUIDs linked to it, at most 10,
+  newest first (merge rule ``deviceGraph`` on events that carry no declared ID).
 * ``segs`` Number Set: stored segment membership; ``seen`` last activity (epoch s);
   ``expires_at`` the DynamoDB TTL attribute (last activity + 120 days).
 * ``optout`` (epoch ms): the UUID is opted out. An opted-out item holds only ``uuid`` and
@@ -74,6 +78,14 @@ from chalicelib.store.packed import (
 __all__ = ["MAX_STAMPS_PER_TRAIT", "MAX_TRAITS", "PROFILE_BUDGET_BYTES"]
 
 PROFILE_LIFETIME_SECONDS = 120 * 86400
+MAX_GRAPH_DEVICES = 10  # identity.md 3: deviceGraph, at most 10 other devices by recency
+AUTH_KEY_PREFIX = "a#"  # authenticated profiles: never a 38-digit UUID
+
+
+def auth_profile_key(dpid: int, dpuuid: str) -> str:
+    """The key of the authenticated profile of (cross-device DPID, DPUUID) in the profile
+    table; it cannot collide with a device's 38-digit UUID."""
+    return f"{AUTH_KEY_PREFIX}{dpid}#{dpuuid}"
 # DPUUIDs remembered per data source (dcs-protocol.md 11: 10 per UUID per DPID, FIFO): every
 # link of a UUID can be found, and removed, when its profile is deleted.
 MAX_LINKED_PER_DPID = 10
@@ -139,7 +151,7 @@ class Profile:
 
     __slots__ = ("uuid", "traits", "synced_ids", "provider_cache", "segments", "last_seen",
                  "opted_out", "s2s_states", "guard", "version", "stored", "stored_seen",
-                 "corrupt", "linked", "deleted_ms")
+                 "corrupt", "linked", "deleted_ms", "auth_ids", "graph_id", "graph")
 
     def __init__(
         self,
@@ -172,6 +184,9 @@ class Profile:
         self.corrupt = False  # its packed traits did not decode
         self.linked: dict[int, list[str]] = {}  # dpid -> DPUUIDs linked to it, oldest first
         self.deleted_ms = 0  # when the profile was deleted through the admin API (0: never)
+        self.auth_ids: dict[int, str] = {}  # dpid -> last authenticated DPUUID
+        self.graph_id = ""  # "<dpid>#<dpuuid>": the ID whose device graph ``graph`` is
+        self.graph: tuple[str, ...] = ()  # other UUIDs linked to it, newest first
 
     @property
     def exists(self) -> bool:
@@ -189,6 +204,8 @@ class Profile:
         )
         twin.linked = {dpid: list(ids) for dpid, ids in self.linked.items()}
         twin.deleted_ms = self.deleted_ms
+        twin.auth_ids = dict(self.auth_ids)
+        twin.graph_id, twin.graph = self.graph_id, self.graph
         return twin
 
     def all_linked_ids(self) -> list[tuple[int, str]]:
@@ -209,7 +226,7 @@ class ProfileChanges(SlotRecord, hashable=False):
 
     __slots__ = ("now", "event_id", "add_stamps", "replace_stamps", "remove_traits",
                  "cache_answers", "segments", "clear_attributes", "synced_ids", "keep_segments",
-                 "s2s_states", "linked_ids")
+                 "s2s_states", "linked_ids", "auth_ids", "graph_id", "graph")
 
     def __init__(
         self,
@@ -225,6 +242,9 @@ class ProfileChanges(SlotRecord, hashable=False):
         keep_segments: bool = False,
         s2s_states: dict[int, dict[str, Any]] | None = None,
         linked_ids: tuple[tuple[int, str], ...] = (),
+        auth_ids: dict[int, str] | None = None,
+        graph_id: str = "",
+        graph: tuple[str, ...] = (),
     ) -> None:
         self.now = now
         self.event_id = event_id
@@ -238,6 +258,9 @@ class ProfileChanges(SlotRecord, hashable=False):
         self.keep_segments = keep_segments  # /ibs: keep membership, refresh activity and ids
         self.s2s_states = {} if s2s_states is None else s2s_states  # ``s2s<id>`` to set
         self.linked_ids = linked_ids  # (dpid, DPUUID) linked to the UUID by this event
+        self.auth_ids = {} if auth_ids is None else auth_ids  # dpid -> authenticated DPUUID
+        self.graph_id = graph_id  # set with ``graph``: the device graph seen by this event
+        self.graph = graph
 
 
 # -- reading an item (either layout) --------------------------------------------------------
@@ -297,6 +320,12 @@ def profile_from_item(item: Mapping[str, Any], now: float) -> Profile:
             profile.synced_ids[int(name[1:])] = str(value)
         elif _is_numbered(name, "l"):
             profile.linked[int(name[1:])] = [str(v) for v in value][-MAX_LINKED_PER_DPID:]
+        elif name == "au":
+            profile.auth_ids = {int(k): str(v) for k, v in value.items() if str(k).isdigit()}
+        elif name == "gk":
+            profile.graph_id = str(value)
+        elif name == "gu":
+            profile.graph = tuple(str(u) for u in value)[:MAX_GRAPH_DEVICES]
         elif _is_numbered(name, "s2s"):
             profile.s2s_states[int(name[3:])] = {
                 "s": [int(s) for s in value.get("s", [])], "t": int(value.get("t", 0))}
@@ -379,6 +408,9 @@ def apply_changes(
         state.s2s_states.update(changes.s2s_states)
         state.provider_cache.update(changes.cache_answers)
         state.last_seen = clock
+        state.auth_ids.update(changes.auth_ids)
+        if changes.graph_id:
+            state.graph_id, state.graph = changes.graph_id, changes.graph[:MAX_GRAPH_DEVICES]
     else:
         for dpid, dpuuid in changes.synced_ids.items():
             state.synced_ids.setdefault(dpid, dpuuid)
@@ -427,6 +459,12 @@ def to_item(state: Profile, version: int) -> dict[str, Any]:
             item[f"l{dpid}"] = list(linked)
     if state.deleted_ms and seen * 1000 < state.deleted_ms + DELETION_MARKER_SECONDS * 1000:
         item["deleted"] = state.deleted_ms
+    if state.auth_ids:
+        item["au"] = {str(dpid): dpuuid for dpid, dpuuid in sorted(state.auth_ids.items())}
+    if state.graph_id:
+        item["gk"] = state.graph_id
+        if state.graph:
+            item["gu"] = list(state.graph)
     for destination_id, s2s in sorted(state.s2s_states.items()):
         item[f"s2s{destination_id}"] = s2s
     for pid, answer in sorted(state.provider_cache.items()):
@@ -505,6 +543,10 @@ def changes_nothing(stored: Profile, changes: ProfileChanges) -> bool:
     if any(stored.synced_ids.get(dpid) != dpuuid for dpid, dpuuid in changes.synced_ids.items()):
         return False
     if any(dpuuid not in stored.linked.get(dpid, ()) for dpid, dpuuid in changes.linked_ids):
+        return False
+    if any(stored.auth_ids.get(dpid) != dpuuid for dpid, dpuuid in changes.auth_ids.items()):
+        return False
+    if changes.graph_id and (changes.graph_id, changes.graph) != (stored.graph_id, stored.graph):
         return False
     return changes.now - stored.last_seen < SEEN_REFRESH_SECONDS
 
@@ -738,6 +780,27 @@ class ProfileRepository:
             Item={"uuid": uuid, "optout": int(now * 1000)}, ReturnValues="ALL_OLD"
         ).get("Attributes")
         return Profile(uuid=uuid) if not old else profile_from_item(old, now)
+
+    def load_many(self, keys: list[str], now: float) -> dict[str, Profile]:
+        """Several profiles (authenticated ones, other devices: identity.md 3) in one
+        consistent BatchGetItem; unprocessed keys are retried a bounded number of times.
+        A key with no item is an empty profile."""
+        found: dict[str, Profile] = {key: Profile(uuid=key) for key in keys}
+        if not keys:
+            return found
+        # The resource's client serializes plain Python values itself, as Table methods do.
+        client = self._table.meta.client
+        name = self._table.name
+        request: dict[str, Any] = {name: {"Keys": [{"uuid": k} for k in found],
+                                          "ConsistentRead": True}}
+        for _ in range(3):
+            response = client.batch_get_item(RequestItems=request)
+            for item in response.get("Responses", {}).get(name, []):
+                found[str(item["uuid"])] = profile_from_item(item, now)
+            request = response.get("UnprocessedKeys") or {}
+            if not request:
+                break
+        return found
 
     def is_opted_out(self, uuid: str) -> bool:
         """Only the opt-out marker of ``uuid`` (a ``d_uuid`` beside the visitor's cookie)."""

@@ -115,6 +115,7 @@ def test_default_stage_names_and_settings_env(aws: tuple[Any, Any]) -> None:
         "RTDCS_INSIGHT_TABLE": "rtdcs-local-insight",
         "RTDCS_INSIGHT_STREAM_ARN": ddb.describe_table(
             TableName="rtdcs-local-profiles")["Table"]["LatestStreamArn"],
+        "RTDCS_CAPTURE_TABLE": "rtdcs-local-capture",
     }
     # Deployed stages also read the admin token from SSM; the local stack uses the env token.
     assert settings_env(tables, deployed=True)["RTDCS_ADMIN_TOKEN_PARAMETER"] == (

@@ -121,8 +121,8 @@ def test_teardown_can_delete_the_tables_too(aws: dict[str, Any], chalice_dir: Pa
     _deploy(aws, chalice_dir, "dev")
     ddb = aws["dynamodb"]
     deleted = steps.teardown("dev", aws["cloudformation"], ddb, delete_tables=True, poll_s=0.05)
-    assert sorted(deleted) == ["rtdcs-dev-catalog", "rtdcs-dev-idmap", "rtdcs-dev-insight",
-                              "rtdcs-dev-profiles"]
+    assert sorted(deleted) == ["rtdcs-dev-capture", "rtdcs-dev-catalog", "rtdcs-dev-idmap",
+                              "rtdcs-dev-insight", "rtdcs-dev-profiles"]
     assert not [t for t in ddb.list_tables()["TableNames"] if t.startswith("rtdcs-dev-")]
 
 

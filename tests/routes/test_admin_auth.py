@@ -55,7 +55,7 @@ def _concrete(path: str) -> str:
         return path + REPORT_QUERIES[path.rsplit("/", 1)[1]]
     return (path.replace("{dataSourceId}", "1").replace("{pid}", "1")
             .replace("{destinationId}", "52").replace("{mappingId}", "1")
-            .replace("{sid}", sid).replace("{uuid}", VISITOR))
+            .replace("{sid}", sid).replace("{uuid}", VISITOR).replace("{mergeRuleId}", "1"))
 
 
 def _body_for(path: str) -> dict[str, Any]:
