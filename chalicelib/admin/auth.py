@@ -13,12 +13,12 @@ handlers/admin.py), so ``chalice local``, ``chalice.test.Client`` and AWS behave
 from __future__ import annotations
 
 import hmac
-import threading
 import time
 from typing import Any, Callable, Mapping
 
 from chalicelib.admin.errors import ApiError
 from chalicelib.config import AdminAuthSettings
+from chalicelib.runtime.ssm_cached import CachedParameter
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="rtdcs-admin"'}
 
@@ -48,12 +48,8 @@ class AdminTokenSource:
         env: Mapping[str, str] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._ssm_client_factory = ssm_client_factory
         self._env = env
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._client: Any = None
-        self._cached: tuple[str, str, float] | None = None  # (parameter, value, read at)
+        self._parameter = CachedParameter(ssm_client_factory, clock)
 
     def token(self) -> str | None:
         settings = AdminAuthSettings.from_env(self._env)
@@ -61,29 +57,11 @@ class AdminTokenSource:
             return self._from_ssm(settings.token_parameter, settings.refresh_seconds) or None
         return settings.token or None
 
-    def _fresh(self, name: str, refresh_s: float) -> str | None:
-        cached = self._cached
-        if cached is not None and cached[0] == name and self._clock() - cached[2] < refresh_s:
-            return cached[1]
-        return None
-
     def _from_ssm(self, name: str, refresh_s: float) -> str:
-        value = self._fresh(name, refresh_s)
-        if value is not None:
-            return value
-        with self._lock:
-            value = self._fresh(name, refresh_s)
-            if value is not None:
-                return value
-            try:
-                if self._client is None:
-                    self._client = self._ssm_client_factory()
-                answer = self._client.get_parameter(Name=name, WithDecryption=True)
-                value = str(answer["Parameter"]["Value"])
-            except Exception as exc:  # noqa: BLE001 - any failure: refuse, retry next call
-                raise TokenUnavailable(f"{type(exc).__name__} reading {name}") from exc
-            self._cached = (name, value, self._clock())
-            return value
+        try:
+            return self._parameter.get(name, refresh_s)
+        except Exception as exc:  # noqa: BLE001 - any failure: refuse, retry next call
+            raise TokenUnavailable(f"{type(exc).__name__} reading {name}") from exc
 
 
 def bearer_token(headers: Mapping[str, str]) -> str | None:

@@ -6,9 +6,21 @@ from typing import Any, Sequence
 
 from chalice import Response
 
+from chalicelib.dcs.content_types import FORM_TYPES
 from chalicelib.dcs.errors import DcsError
 from chalicelib.dcs.params import ParsedRequest, derive_header_signals, parse_request
 from chalicelib.dcs.response import render
+
+
+def unsupported_post(request: Any) -> Response | None:
+    """415 for a POST whose body is not a form (dcs-protocol.md 3); None otherwise."""
+    if request.method != "POST":
+        return None
+    content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    if content_type in FORM_TYPES:
+        return None
+    return Response(body={"error": "unsupported Content-Type", "expected": list(FORM_TYPES)},
+                    status_code=415)
 
 
 def parse_dcs_request(request: Any, derive_signals: bool = True) -> ParsedRequest:

@@ -10,7 +10,6 @@ from typing import Any, Mapping
 from chalice import Response
 
 from chalicelib.config import Settings
-from chalicelib.dcs.content_types import FORM_TYPES
 from chalicelib.dcs.cookies import UUID_COOKIE_DAYS, parse_cookie_header, set_cookie
 from chalicelib.dcs.errors import error
 from chalicelib.dcs.ids import new_tid
@@ -18,7 +17,7 @@ from chalicelib.dcs.media import CLICK, IMPRESSION, click_target, media_event
 from chalicelib.dcs.params import ParsedRequest, derived_country
 from chalicelib.dcs.response import render
 from chalicelib.debug.overview import event_stats
-from chalicelib.handlers.common import gif_response, parse_dcs_request
+from chalicelib.handlers.common import gif_response, parse_dcs_request, unsupported_post
 from chalicelib.pipeline import EventInput, EventResult
 from chalicelib.providers.fanout import Outcome
 from chalicelib.runtime import observability
@@ -100,13 +99,9 @@ def _response(
 
 def handle_event(request: Any) -> Response:
     services = get_services()
-    if request.method == "POST":
-        content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
-        if content_type not in FORM_TYPES:
-            return Response(
-                body={"error": "unsupported Content-Type", "expected": list(FORM_TYPES)},
-                status_code=415,
-            )
+    refused = unsupported_post(request)
+    if refused is not None:
+        return refused
     parsed = ParsedRequest()
     media = None
     try:

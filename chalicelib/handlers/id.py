@@ -13,13 +13,12 @@ from typing import Any
 
 from chalice import Response
 
-from chalicelib.dcs.content_types import FORM_TYPES
 from chalicelib.dcs.cookies import UUID_COOKIE_DAYS, parse_cookie_header, set_cookie
 from chalicelib.dcs.errors import error
 from chalicelib.dcs.ids import new_tid
 from chalicelib.dcs.params import ParsedRequest
 from chalicelib.dcs.response import render
-from chalicelib.handlers.common import parse_dcs_request
+from chalicelib.handlers.common import parse_dcs_request, unsupported_post
 from chalicelib.handlers.event import cors_headers, handle_preflight
 from chalicelib.identity.id_service import IdResult
 from chalicelib.runtime.services import get_services
@@ -58,13 +57,9 @@ def _response(result: IdResult, parsed: ParsedRequest, request: Any) -> Response
 
 def handle_id(request: Any) -> Response:
     services = get_services()
-    if request.method == "POST":
-        content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
-        if content_type not in FORM_TYPES:
-            return Response(
-                body={"error": "unsupported Content-Type", "expected": list(FORM_TYPES)},
-                status_code=415,
-            )
+    refused = unsupported_post(request)
+    if refused is not None:
+        return refused
     parsed = ParsedRequest()
     try:
         parsed = parse_dcs_request(request, derive_signals=False)

@@ -10,11 +10,11 @@ import base64
 import hashlib
 import hmac
 import logging
-import threading
 import time
 from typing import Any, Callable, Mapping
 
 from chalicelib.config import IdentitySecretSettings
+from chalicelib.runtime.ssm_cached import CachedParameter
 
 logger = logging.getLogger("rtdcs.identity")
 BLOB_CHARS = 43  # base64url of a SHA-256 HMAC, unpadded (identity.md: at most 64)
@@ -40,12 +40,8 @@ class BlobSigner:
         env: Mapping[str, str] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._ssm_client_factory = ssm_client_factory
         self._env = env
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._client: Any = None
-        self._cached: tuple[str, str, float] | None = None  # (parameter, value, read at)
+        self._parameter = CachedParameter(ssm_client_factory, clock)
 
     def secret(self) -> str | None:
         settings = IdentitySecretSettings.from_env(self._env)
@@ -62,18 +58,8 @@ class BlobSigner:
         return expected is not None and hmac.compare_digest(expected.encode(), blob.encode())
 
     def _from_ssm(self, name: str, refresh_s: float) -> str | None:
-        with self._lock:
-            cached = self._cached
-            if cached is not None and cached[0] == name and self._clock() - cached[2] < refresh_s:
-                return cached[1] or None
-            try:
-                if self._client is None:
-                    self._client = self._ssm_client_factory()
-                answer = self._client.get_parameter(Name=name, WithDecryption=True)
-                value = str(answer["Parameter"]["Value"])
-            except Exception as exc:  # noqa: BLE001 - no blob this time; retried next call
-                logger.warning("d_blob secret unavailable: %s reading %s",
-                               type(exc).__name__, name)
-                return None
-            self._cached = (name, value, self._clock())
-            return value or None
+        try:
+            return self._parameter.get(name, refresh_s) or None
+        except Exception as exc:  # noqa: BLE001 - no blob this time; retried next call
+            logger.warning("d_blob secret unavailable: %s reading %s", type(exc).__name__, name)
+            return None
