@@ -286,6 +286,12 @@ _UUID_PARAM = {"name": "uuid", "in": "path", "required": True,
                "schema": {"type": "string", "pattern": "^[0-9]{38}$"}}
 
 
+_ID_PARAMS = [
+    {"name": "dpid", "in": "query", "required": True, "schema": {"type": "integer"}},
+    {"name": "dpuuid", "in": "query", "required": True, "schema": {"type": "string"}},
+]
+
+
 def _operations_paths() -> dict[str, Any]:
     """Privacy (profiles) and provider statistics."""
     profile_ok = _json(_PROFILE_SCHEMA, "Everything stored about the visitor")
@@ -299,6 +305,22 @@ def _operations_paths() -> dict[str, Any]:
             ],
             "responses": {"200": profile_ok, **{s: _error(s) for s in ("400", "401", "404")}},
         }},
+        "/v1/profiles/authenticated": {
+            "get": {
+                "operationId": "getAuthenticatedProfile", "tags": ["Privacy"],
+                "summary": "The authenticated (cross-device) profile of a declared id",
+                "parameters": _ID_PARAMS,
+                "responses": {"200": profile_ok, **{s: _error(s) for s in ("400", "401", "404")}},
+            },
+            "delete": {
+                "operationId": "deleteAuthenticatedProfile", "tags": ["Privacy"],
+                "summary": "Remove the authenticated profile of a declared id (device profiles "
+                           "and id links stay; an opt-out stays)",
+                "parameters": _ID_PARAMS,
+                "responses": {"204": {"description": "Deleted"},
+                              **{s: _error(s) for s in ("400", "401", "404")}},
+            },
+        },
         "/v1/profiles/{uuid}": {
             "get": {
                 "operationId": "getProfile", "tags": ["Privacy"],

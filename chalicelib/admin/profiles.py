@@ -13,7 +13,7 @@ from chalicelib.dcs.ids import is_valid_uuid
 from chalicelib.dcs.numbers import is_ascii_digits
 from chalicelib.identity.values import DeclaredId
 from chalicelib.store.idmap import LinkRecord
-from chalicelib.store.profiles import profile_from_item
+from chalicelib.store.profiles import auth_profile_key, profile_from_item
 
 
 class ProfileStore(Protocol):
@@ -100,6 +100,35 @@ def uuid_for_id(links: LinkStore, dpid: str | None, dpuuid: str | None, now: flo
     if uuid is None:
         raise not_found(f"profile for dpid {dpid}")
     return uuid
+
+
+def authenticated_key(dpid: str | None, dpuuid: str | None) -> str:
+    """The profile table key of the authenticated profile of (dpid, dpuuid), checked."""
+    if not dpid or not is_ascii_digits(dpid) or len(dpid) > 10:
+        raise bad_request("invalid_field", "dpid must be a data source id", "dpid")
+    if not dpuuid or dpuuid_problem(dpuuid):
+        raise bad_request("invalid_field", "dpuuid is not a valid partner id", "dpuuid")
+    return auth_profile_key(int(dpid), dpuuid)
+
+
+def export_authenticated(profiles: ProfileStore, dpid: str | None,
+                         dpuuid: str | None) -> dict[str, Any]:
+    """The authenticated (cross-device) profile of a declared id (identity.md 3)."""
+    item = profiles.raw_item(authenticated_key(dpid, dpuuid))
+    if item is None:
+        raise not_found(f"authenticated profile for dpid {dpid}")
+    return profile_view(item)
+
+
+def delete_authenticated(profiles: ProfileStore, dpid: str | None, dpuuid: str | None) -> None:
+    """Remove the authenticated profile of a declared id; its device profiles and id links
+    stay (delete those by UUID). An opt-out marker is never removed here."""
+    key = authenticated_key(dpid, dpuuid)
+    item = profiles.raw_item(key)
+    if item is None:
+        raise not_found(f"authenticated profile for dpid {dpid}")
+    if "optout" not in item:
+        profiles.delete(key)
 
 
 def export_profile(profiles: ProfileStore, uuid: str) -> dict[str, Any]:

@@ -8,7 +8,13 @@ from typing import Any
 
 from chalice import Response
 
-from chalicelib.admin.profiles import delete_profile, export_profile, uuid_for_id
+from chalicelib.admin.profiles import (
+    delete_authenticated,
+    delete_profile,
+    export_authenticated,
+    export_profile,
+    uuid_for_id,
+)
 from chalicelib.handlers.admin import admin_view, json_response
 from chalicelib.runtime.services import Services
 
@@ -17,6 +23,19 @@ def _profile_by_id(services: Services, request: Any) -> Response:
     query = request.query_params or {}
     uuid = uuid_for_id(services.idmap, query.get("dpid"), query.get("dpuuid"), time.time())
     return json_response(export_profile(services.profiles, uuid))
+
+
+def _authenticated(services: Services, request: Any) -> Response:
+    query = request.query_params or {}
+    if request.method == "DELETE":
+        delete_authenticated(services.profiles, query.get("dpid"), query.get("dpuuid"))
+        return Response(body="", status_code=204, headers={"Cache-Control": "no-store"})
+    return json_response(export_authenticated(services.profiles, query.get("dpid"),
+                                              query.get("dpuuid")))
+
+
+def authenticated_profile_view(request: Any) -> Response:
+    return admin_view(request, _authenticated)
 
 
 def _profile(services: Services, request: Any, uuid: str) -> Response:

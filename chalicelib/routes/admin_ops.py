@@ -17,6 +17,14 @@ def profile_by_id() -> Response:
     return profile_by_id_view(admin_ops.current_request)
 
 
+@admin_ops.route("/v1/profiles/authenticated", methods=["GET", "DELETE"],
+                 content_types=ANY_TYPE)
+def authenticated_profile() -> Response:
+    from chalicelib.handlers.admin_ops import authenticated_profile_view
+
+    return authenticated_profile_view(admin_ops.current_request)
+
+
 @admin_ops.route("/v1/profiles/{uuid}", methods=["GET", "DELETE"], content_types=ANY_TYPE)
 def profile(uuid: str) -> Response:
     from chalicelib.handlers.admin_ops import profile_view

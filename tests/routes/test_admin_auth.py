@@ -49,7 +49,7 @@ REPORT_QUERIES = {"populations": "?kind=trait&ids=1001", "trend": "?kind=segment
 def _concrete(path: str) -> str:
     """A route path with the demo catalog's ids (and the test visitor) filled in."""
     sid = "5001" if "/segments/" in path else "1001"
-    if path.endswith("/profiles/by-id"):
+    if path.endswith("/profiles/by-id") or path.endswith("/profiles/authenticated"):
         return path + "?dpid=900&dpuuid=auth-test"
     if path.startswith("/v1/reports/"):  # docs/insight.md: each report's required query
         return path + REPORT_QUERIES[path.rsplit("/", 1)[1]]
@@ -106,9 +106,18 @@ def test_every_admin_route_refuses_without_the_token_and_changes_nothing(
     assert _table_items(tables) == before
 
 
-def test_the_right_token_opens_every_read_route(admin: Admin) -> None:
+def test_the_right_token_opens_every_read_route(admin: Admin, tables: dict[str, str]) -> None:
+    import time
+    from decimal import Decimal
+
+    import boto3
+
+    from chalicelib.store.profiles import auth_profile_key
+
     admin.client.http.get("/ibs?dpid=900&dpuuid=auth-test",
                           headers={"Cookie": f"rtdcs_uuid={VISITOR}"})
+    boto3.resource("dynamodb").Table(tables["profiles"]).put_item(Item={  # a logged-in visitor
+        "uuid": auth_profile_key(900, "auth-test"), "v": 1, "seen": Decimal(int(time.time()))})
     for path, method in admin_routes():
         if method == "GET":
             answer = admin.get(_concrete(path))

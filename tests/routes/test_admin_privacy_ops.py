@@ -1,4 +1,5 @@
-"""GET/DELETE /v1/profiles/{uuid}, /v1/profiles/by-id and /v1/stats/providers."""
+"""GET/DELETE /v1/profiles/{uuid}, /v1/profiles/by-id, /v1/profiles/authenticated and
+/v1/stats/providers."""
 
 from __future__ import annotations
 
@@ -115,3 +116,28 @@ def test_a_spooled_write_replayed_after_a_delete_does_not_bring_the_profile_back
     # A visitor who comes back afterwards starts a new profile on the same UUID.
     assert 5001 in _event(client, "c_section=sports", cookie=uuid)["segments"]
     assert admin.get(f"/v1/profiles/{uuid}").status == 200
+
+
+def test_export_and_delete_an_authenticated_profile(
+    client: Any, admin: Admin, repo: Any  # noqa: F811
+) -> None:
+    """identity.md 3: a login (auth state 1) under a merge rule writes the cross-device
+    profile; privacy requests reach it by its declared id, apart from the device profile."""
+    repo.put("datasource", CRM, {"dataSourceId": CRM, "name": "CRM", "idType": "CROSS_DEVICE"})
+    repo.put("mergerule", 41, {"mergeRuleId": 41, "name": "logged in",
+                               "authenticatedProfile": "current", "deviceProfile": "current",
+                               "crossDeviceDataSources": [CRM], "default": False})
+    repo.put("segment", 7201, {"sid": 7201, "name": "x", "segmentRule": "1001T",
+                               "status": "active", "mergeRuleId": 41})
+    repo.bump_version()
+    device = _event(client, f"c_section=sports&d_cid={CRM}%01alice%011")["uuid"]
+    query = f"dpid={CRM}&dpuuid=alice"
+    exported = admin.get(f"/v1/profiles/authenticated?{query}")
+    assert exported.status == 200, exported
+    assert "1001" in exported.json["traits"], exported.json
+    assert admin.delete(f"/v1/profiles/authenticated?{query}", auth=False).status == 401
+    assert admin.delete(f"/v1/profiles/authenticated?{query}").status == 204
+    assert admin.get(f"/v1/profiles/authenticated?{query}").status == 404
+    assert admin.get(f"/v1/profiles/{device}").status == 200, "the device profile stays"
+    assert admin.get("/v1/profiles/authenticated?dpid=x&dpuuid=a").error()["field"] == "dpid"
+    assert admin.get(f"/v1/profiles/authenticated?dpid={CRM}&dpuuid=bob").status == 404
