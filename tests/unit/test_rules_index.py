@@ -251,4 +251,7 @@ def test_every_single_predicate_against_every_value() -> None:
     for event in events:
         signals = {"c_a": event}
         expected = {sid for sid, node in parsed.items() if evaluate(node, signals)}
-        assert catalog.realize_rule_traits(signals).sids == expected, event
+        # The regex time budget is not under test here (a loaded CI machine once ran past the
+        # default 25 ms on this many regexes): the semantics are.
+        assert catalog.realize_rule_traits(signals, regex_budget_ms=10_000).sids == expected, \
+            event
