@@ -131,14 +131,22 @@ class _BatchView(checks.CatalogView):
         super().__init__(repository)
         self._keys: dict[tuple[str, str], int] = {}
         self._released: set[tuple[str, str]] = set()
+        self._created: dict[str, int] = {}  # new objects per kind checked in this request
 
     def add(self, kind: str, object_id: int, body: dict[str, Any],
             previous: Mapping[str, Any] | None) -> None:
         self._objects[(kind, object_id)] = body
+        if previous is None:
+            self._created[kind] = self._created.get(kind, 0) + 1
         if previous is not None:
             self._released.update((kind, key) for key in entries(kind, previous).keys)
         for key in entries(kind, body).keys:
             self._keys[(kind, key)] = object_id
+
+    def count(self, kind: str) -> int:
+        """Stored objects plus the new ones checked before in this request (a cap such as
+        10 merge rules holds for a whole import, not per object)."""
+        return super().count(kind) + self._created.get(kind, 0)
 
     def owner(self, kind: str, key: str) -> int | None:
         if (kind, key) in self._keys:

@@ -152,3 +152,22 @@ def test_an_import_creates_merge_rules_before_the_segments_that_name_them(
     exported = admin.client.http.get("/v1/catalog/export?kind=mergerule", headers={
         "Authorization": f"Bearer {support.TOKEN}"}).body.decode()
     assert '"kind":"mergerule"' in exported and '"mergeRuleId":40' in exported
+
+
+def test_an_import_cannot_pass_the_ten_merge_rule_cap(
+    admin: Admin, sources: dict[str, int]
+) -> None:
+    """The cap counts the rules this request creates too (identity.md 3: at most 10)."""
+    stored = admin.client.http.get("/v1/mergerules", headers={
+        "Authorization": f"Bearer {support.TOKEN}"})
+    already = len(json.loads(stored.body)["items"])
+    lines = [json.dumps({"kind": "mergerule", "object": {
+        "mergeRuleId": 60 + n, "name": f"bulk {n}", "crossDeviceDataSources": [sources["crm"]]}})
+        for n in range(11 - already)]
+    response = admin.client.http.post("/v1/catalog/import", body="\n".join(lines), headers={
+        "Authorization": f"Bearer {support.TOKEN}", "Content-Type": "application/x-ndjson"})
+    answer = json.loads(response.body)
+    assert response.status_code != 200 or answer["written"] < len(lines), answer
+    listed = admin.client.http.get("/v1/mergerules", headers={
+        "Authorization": f"Bearer {support.TOKEN}"})
+    assert len(json.loads(listed.body)["items"]) <= 10, listed.body
