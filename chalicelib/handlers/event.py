@@ -122,8 +122,8 @@ def handle_event(request: Any) -> Response:
             stopped=True,
             now=time.time(),
         )
+    _debug(services.catalog.current(), result, parsed)  # before the line: it counts failures
     observability.event_done(result)  # the one JSON log line (no p_ data) + metrics
-    _debug(services.catalog.current(), result, parsed)
     return _response(result, parsed, request, gif=media == IMPRESSION)
 
 
@@ -143,6 +143,7 @@ def _debug(catalog: Any, result: EventResult, parsed: ParsedRequest) -> None:
         capture_event(catalog, result, parsed, capture_store(), time.time())
     except Exception:  # noqa: BLE001 - the debugger must never break an answer
         logger.exception("event capture failed")
+        observability.metrics().count("CaptureWriteFailed")  # in this event's line
 
 
 def _click_response(parsed: ParsedRequest, request: Any, settings: Settings) -> Response:

@@ -87,6 +87,29 @@ def test_a_captured_event_shows_its_calls_segments_and_no_p_keys(
     assert len(admin.get(f"/v1/debug/events?uuid={uuid}").json["events"]) == 1
 
 
+def test_a_capture_write_that_fails_is_counted_and_the_answer_stands(
+    client: Any, admin: Admin, tables: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib.config import DebugSettings
+    from chalicelib.store.dynamo import table
+    from tests.infra.spool_kit import FaultInjector
+    from tests.infra.test_observability import _observer
+
+    monkeypatch.setenv("RTDCS_CATALOG_REFRESH_SECONDS", "0")
+    uuid = _visitor(client)
+    assert admin.post("/v1/debug/capture", {"uuid": uuid, "minutes": 60}).status == 200
+    _, stream, _ = _observer()
+    capture_table = DebugSettings.from_env().capture_table
+    with FaultInjector(table(capture_table).meta.client, fail_rate=1.0,
+                       predicate=lambda params: json.loads(params["body"]).get(
+                           "TableName") == capture_table):
+        body = _event(client, uuid)
+    assert body["uuid"] == uuid
+    line = json.loads(stream.getvalue().splitlines()[-1])
+    assert line["CaptureWriteFailed"] == [1.0], line
+    assert admin.get(f"/v1/debug/events?uuid={uuid}").json["events"] == []
+
+
 def test_captured_items_expire_in_a_day(client: Any, admin: Admin, tables: dict[str, str],
                                         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RTDCS_CATALOG_REFRESH_SECONDS", "0")
