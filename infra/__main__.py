@@ -18,7 +18,7 @@ def _clients(region: str | None) -> dict[str, Any]:
 
     session = boto3.session.Session(region_name=region)
     return {name: session.client(name) for name in
-            ("cloudformation", "dynamodb", "ssm", "apigateway")}
+            ("cloudformation", "dynamodb", "ssm", "apigateway", "lambda")}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,7 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, text in (
         ("deploy", "create/update the data stack, write its outputs into .chalice/config.json, "
                    "create the admin token parameter, throttle an already deployed API"),
-        ("throttle", "apply API Gateway throttling to the API `chalice deploy` created"),
+        ("throttle", "after `chalice deploy`: API Gateway throttling and the functions' JSON "
+                     "logging config (system logs at WARN)"),
         ("package", "chalice package with the data stack merged in (one SAM template)"),
         ("policies", "render the IAM policy files of every stage into .chalice/"),
         ("teardown", "delete the data stack (after `chalice delete --stage STAGE`)"),
@@ -72,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
               + ("" if report.throttled_api else
                  f"; then python -m infra throttle --stage {args.stage}"))
     elif args.command == "throttle":
-        print(steps.throttle(args.stage, clients["apigateway"]))
+        print(steps.throttle(args.stage, clients["apigateway"],
+                             lambda_client=clients["lambda"]))
     elif args.command == "teardown":
         deleted = steps.teardown(args.stage, clients["cloudformation"], clients["dynamodb"],
                                  delete_tables=args.delete_tables)

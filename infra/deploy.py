@@ -46,6 +46,11 @@ class StageProfile:
     url_concurrency: int = 15
 
 
+# Lambda's JSON log format with system logs at WARN (issue 17; docs/deploy.md, "Cost"):
+# no START/END/REPORT lines (268 bytes an event); errors, timeouts and init failures stay.
+LOGGING_CONFIG = {"LogFormat": "JSON", "ApplicationLogLevel": "INFO", "SystemLogLevel": "WARN"}
+
+
 STAGE_PROFILES = {
     "dev": StageProfile(),
     "prod": StageProfile(throttle_rate=2000.0, throttle_burst=4000, url_concurrency=500),
@@ -213,12 +218,35 @@ def deploy(
     return DeployReport(outputs, environment, created, api)
 
 
-def throttle(stage: str, apigw: Any, chalice_dir: Path = CHALICE_DIR) -> str:
+def deployed_function_arns(stage: str, chalice_dir: Path = CHALICE_DIR) -> list[str]:
+    """The functions ``chalice deploy`` recorded for ``stage`` (none before the first)."""
+    path = chalice_dir / "deployed" / f"{stage}.json"
+    if not path.exists():
+        return []
+    record = json.loads(path.read_text(encoding="utf-8"))
+    return [str(r["lambda_arn"]) for r in record.get("resources", [])
+            if r.get("resource_type") == "lambda_function" and r.get("lambda_arn")]
+
+
+def apply_logging_config(lambda_client: Any, function_arns: list[str]) -> None:
+    """Set :data:`LOGGING_CONFIG` on each function (Chalice's config has no setting for it;
+    later ``chalice deploy`` runs update code and settings they know, and leave it)."""
+    for arn in function_arns:
+        lambda_client.update_function_configuration(FunctionName=arn,
+                                                    LoggingConfig=dict(LOGGING_CONFIG))
+
+
+def throttle(stage: str, apigw: Any, chalice_dir: Path = CHALICE_DIR,
+             lambda_client: Any = None) -> str:
+    """After ``chalice deploy``: the REST API's throttling and, given a Lambda client, every
+    function's logging config."""
     api = deployed_rest_api_id(stage, chalice_dir)
     if not api:
         raise RuntimeError(f"no REST API recorded for stage {stage}: run `chalice deploy` first")
     profile = STAGE_PROFILES.get(stage, StageProfile())
     apply_throttling(apigw, api, "api", profile.throttle_rate, profile.throttle_burst)
+    if lambda_client is not None:
+        apply_logging_config(lambda_client, deployed_function_arns(stage, chalice_dir))
     return api
 
 

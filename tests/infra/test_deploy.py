@@ -100,6 +100,32 @@ def test_throttling_is_applied_to_the_deployed_api(aws: dict[str, Any],
     assert steps.throttle("prod", aws["apigateway"], chalice_dir) == api
 
 
+def test_throttle_sets_every_deployed_functions_logging_config(aws: dict[str, Any],
+                                                               chalice_dir: Path) -> None:
+    """moto keeps no LoggingConfig, so botocore's Stubber checks each request against the
+    Lambda service model (a parameter botocore does not know fails here) and its content."""
+    from botocore.stub import Stubber
+
+    api = _rest_api(aws["apigateway"], chalice_dir, "prod")
+    record_path = chalice_dir / "deployed" / "prod.json"
+    record = json.loads(record_path.read_text())
+    names = ("api_handler", "spool_replay")
+    arns = [f"arn:aws:lambda:us-east-1:123456789012:function:rtdcs-prod-{n}" for n in names]
+    record["resources"] += [{"name": n, "resource_type": "lambda_function", "lambda_arn": arn}
+                            for n, arn in zip(names, arns, strict=True)]
+    record_path.write_text(json.dumps(record))
+    lambda_client = boto3.client("lambda", region_name=REGION)
+    with Stubber(lambda_client) as stub:
+        for arn in arns:
+            stub.add_response("update_function_configuration", {}, {
+                "FunctionName": arn,
+                "LoggingConfig": {"LogFormat": "JSON", "ApplicationLogLevel": "INFO",
+                                  "SystemLogLevel": "WARN"}})
+        assert steps.throttle("prod", aws["apigateway"], chalice_dir,
+                              lambda_client=lambda_client) == api
+        stub.assert_no_pending_responses()
+
+
 def test_throttle_before_any_chalice_deploy_says_so(aws: dict[str, Any],
                                                     chalice_dir: Path) -> None:
     with pytest.raises(RuntimeError, match="chalice deploy"):

@@ -52,6 +52,11 @@ def test_one_stack_with_app_and_data(packaged: tuple[Path, dict[str, Any]]) -> N
     assert throttle["ThrottlingRateLimit"] == STAGE_PROFILES["prod"].throttle_rate
     assert throttle["ResourcePath"] == "/*" and throttle["HttpMethod"] == "*"
     assert resources["SpoolReplay"]["Properties"]["Timeout"] == 60
+    functions = [r["Properties"] for r in resources.values()
+                 if r["Type"] == "AWS::Serverless::Function"]
+    assert len(functions) == 4  # API, spool, S2S, insight: Lambda's platform lines off in all
+    assert all(f["LoggingConfig"] == {"LogFormat": "JSON", "ApplicationLogLevel": "INFO",
+                                      "SystemLogLevel": "WARN"} for f in functions)
 
 
 
