@@ -37,9 +37,11 @@ Model (each item of the output names its figures: ``from`` is a key of event_cpu
   messages as measured (the demo catalog has no S2S destination: 0), each costing at most one
   SendMessageBatch entry plus the consumer's receive and delete (3 requests, unbatched: an
   upper bound);
-* CloudWatch Logs: the measured app log bytes (the JSON line, the EMF document) plus Lambda's
-  START/END/REPORT lines (modelled), GB = 2^30 bytes; EMF metrics cost $0.30 per metric a
-  month, not per event (listed under ``monthly_not_per_event``);
+* CloudWatch Logs: the measured event line without its metrics, plus its share of the EMF
+  document the container writes once per metrics window (``--metrics-window-events`` events
+  per document; the document's size is measured), GB = 2^30 bytes. No START/END/REPORT lines:
+  the functions log in JSON with system logs at WARN (infra.deploy.LOGGING_CONFIG). EMF
+  metrics cost $0.30 per metric a month, not per event (``monthly_not_per_event``);
 * data transfer out: the response's body and headers.
 
 Scenarios: all returning visitors, all new, and docs/deploy.md's mix (70 % returning). Per
@@ -95,9 +97,35 @@ class Model:
         self.cold_starts = args.cold_starts_per_million
         self.init_ms = args.init_ms
         self.mb_per_vcpu = _p("lambda_mb_per_vcpu")
+        self.window_events = max(1.0, args.metrics_window_events)
+
+    def _logs(self, key: str, logs: dict[str, Any], emf_document_bytes: float) -> dict[str, Any]:
+        """The event's own line (without the EMF document), its share of the window's EMF
+        document (``--metrics-window-events`` events per document), other output, and
+        Lambda's platform lines (none with system logs at WARN)."""
+        if "event_fields" not in logs:  # an event_cpu output from before the metrics window
+            per_event = logs["total"]
+            usage: dict[str, Any] = {"bytes": per_event, "json_line": logs["json_line"]}
+            sources = [f"{key}.log_bytes_per_event.total"]
+        else:
+            share = emf_document_bytes / self.window_events
+            per_event = (logs["event_fields"] + share + logs["other_output"]
+                         + logs["lambda_platform_lines_modelled"])
+            usage = {"bytes": round(per_event, 1), "event_fields": logs["event_fields"],
+                     "emf_document_share": round(share, 1),
+                     "emf_document_bytes": emf_document_bytes,
+                     "events_per_emf_document": self.window_events,
+                     "lambda_platform_lines": logs["lambda_platform_lines_modelled"]}
+            sources = [f"{key}.log_bytes_per_event.event_fields",
+                       "sizes.*.kinds.*.log_bytes_per_event.emf_document_bytes"]
+        return {"usd_per_million": per_event / GB * _p("cloudwatch_logs_ingest_per_gb") * 1e6,
+                "usage_per_event": usage, "from": sources,
+                "assumption": ["metrics_window_events"],
+                "price": "cloudwatch_logs_ingest_per_gb"}
 
     def per_kind(self, size: str, kind: str, figures: dict[str, Any], arch: str,
-                 memory_mb: int, provider_wait_ms: float) -> dict[str, dict[str, Any]]:
+                 memory_mb: int, provider_wait_ms: float,
+                 emf_document_bytes: float = 0.0) -> dict[str, dict[str, Any]]:
         """Items ($ per million events of this kind) that do not depend on the front door."""
         key = f"sizes.{size}.kinds.{kind}"
         ddb = figures["dynamodb_per_event"]
@@ -156,15 +184,7 @@ class Model:
                 "assumption": ["spool: 0 (writes do not fail)",
                                "3 SQS requests per S2S message (upper bound)"],
                 "price": "sqs_standard_per_million"},
-            "cloudwatch_logs": {
-                "usd_per_million": logs["total"] / GB * _p("cloudwatch_logs_ingest_per_gb")
-                * 1e6,
-                "usage_per_event": {"bytes": logs["total"], "json_line": logs["json_line"],
-                                    "emf": logs["emf"],
-                                    "lambda_platform_lines": logs[
-                                        "lambda_platform_lines_modelled"]},
-                "from": [f"{key}.log_bytes_per_event.total"],
-                "price": "cloudwatch_logs_ingest_per_gb"},
+            "cloudwatch_logs": self._logs(key, logs, emf_document_bytes),
             "data_transfer_out": {
                 "usd_per_million": figures["response_bytes"] / GB
                 * _p("data_transfer_out_per_gb") * 1e6,
@@ -209,12 +229,14 @@ def compute(measured: dict[str, Any], args: argparse.Namespace) -> dict[str, Any
         peak = result["peak_rss_with_catalog_change_mb"] or result["peak_rss_mb"]
         needed_mb = math.ceil(peak * MEMORY_HEADROOM)
         steady_mb = math.ceil(result["peak_rss_mb"] * MEMORY_HEADROOM)
+        emf_document = max(k["log_bytes_per_event"].get("emf_document_bytes", 0.0)
+                           for k in result["kinds"].values())
         per_memory: dict[str, Any] = {}
         for memory in memories:
             per_arch: dict[str, Any] = {}
             for arch in ARCHES:
                 kinds = {kind: model.per_kind(size, kind, result["kinds"][kind], arch, memory,
-                                              args.provider_wait_ms)
+                                              args.provider_wait_ms, emf_document)
                          for kind in ("returning", "new")}
                 scenarios = {}
                 for scenario, share in SCENARIOS.items():
@@ -234,7 +256,7 @@ def compute(measured: dict[str, Any], args: argparse.Namespace) -> dict[str, Any
             row = {}
             for arch in ARCHES:
                 kinds = {kind: model.per_kind(size, kind, result["kinds"][kind], arch,
-                                              memories[0], wait)
+                                              memories[0], wait, emf_document)
                          for kind in ("returning", "new")}
                 items = _mix(kinds["returning"], kinds["new"], SCENARIOS["mix_70_30"])
                 total = sum(i["usd_per_million"] for i in items.values())
@@ -285,6 +307,11 @@ def compute(measured: dict[str, Any], args: argparse.Namespace) -> dict[str, Any
             "arm64_cpu_factor": args.arm64_cpu_factor,
             "cold_starts_per_million": args.cold_starts_per_million,
             "init_ms": args.init_ms,
+            "metrics_window_events": args.metrics_window_events,
+            "metrics_window_source": "RTDCS_METRICS_WINDOW_S=10 (infra/deploy.py): a container "
+                                     "serving one ~180 ms event at a time writes one EMF "
+                                     "document per <= 55 events; assumed busy a third of the "
+                                     "time",
             "mix": "docs/deploy.md: 70 % of events from returning visitors",
             "cpu_statistic": "mean CPU ms per event (cost is linear in duration)",
             "memory_fits_if": f"memory >= peak RSS with a catalog change x {MEMORY_HEADROOM}",
@@ -311,6 +338,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=600, help="passed to bench.event_cpu")
     parser.add_argument("--sizes", default="demo,1000,100000", help="passed to bench.event_cpu")
     parser.add_argument("--provider-wait-ms", type=float, default=150.0)
+    parser.add_argument("--metrics-window-events", type=float, default=18.0,
+                        help="events per EMF document in production (RTDCS_METRICS_WINDOW_S)")
     parser.add_argument("--dynamodb-ms", type=float, default=5.0,
                         help="wall ms per DynamoDB request")
     parser.add_argument("--arm64-cpu-factor", type=float, default=1.0,

@@ -252,17 +252,23 @@ class MetricsSettings(NamedTuple):
     enabled: bool
     # Share of /event log lines that carry the signals, traits and segments themselves.
     log_detail_rate: float = 0.01
+    # How long a container may hold metrics before writing them (observability.MetricsSink);
+    # 0: a document in every event's line. The deployed stages set 10 (infra/deploy.py).
+    window_s: float = 0.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "MetricsSettings":
         env = os.environ if env is None else env
         disabled = env.get("POWERTOOLS_METRICS_DISABLED", "").lower() in ("1", "true", "yes")
         rate = min(1.0, max(0.0, _float_or(env.get(_env_name("log.detail_rate"), ""), 0.01)))
+        # At most 60 s: a held window must land in CloudWatch's minute it belongs to, soon.
+        window = min(60.0, max(0.0, _float_or(env.get(_env_name("metrics.window_s"), ""), 0.0)))
         return cls(
             namespace=env.get("POWERTOOLS_METRICS_NAMESPACE") or "rtdcs",
             service=env.get("POWERTOOLS_SERVICE_NAME") or "rtdcs-local",
             enabled=not disabled,
             log_detail_rate=rate,
+            window_s=window,
         )
 
 

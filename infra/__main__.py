@@ -39,6 +39,9 @@ def main(argv: list[str] | None = None) -> int:
             command.add_argument("--region", default=None)
         if name == "deploy":
             command.add_argument("--alarm-email", default="")
+            command.add_argument("--profiles-capacity", default="",
+                                 choices=("", "on-demand", "provisioned"),
+                                 help="the profile table's capacity mode (default: keep)")
         if name == "package":
             command.add_argument("outdir", type=Path)
             command.add_argument("--front-door", default="rest", choices=("rest", "http", "url"),
@@ -66,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "deploy":
         report = steps.deploy(args.stage, clients["cloudformation"], clients["dynamodb"],
                               clients["ssm"], clients["apigateway"],
-                              alarm_email=args.alarm_email)
+                              alarm_email=args.alarm_email,
+                              profiles_capacity=args.profiles_capacity)
         print(json.dumps({"outputs": report.outputs, "token_created": report.token_created,
                           "throttled_api": report.throttled_api}, indent=2))
         print(f"next: chalice deploy --stage {args.stage}"

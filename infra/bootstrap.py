@@ -135,13 +135,16 @@ def update_data_stack(
         {"ParameterKey": k, "ParameterValue": v} for k, v in (parameters or {}).items()
     ]
     try:
-        cfn_client.describe_stacks(StackName=stack_name)
+        previous = cfn_client.describe_stacks(StackName=stack_name)["Stacks"][0]
         exists = True
     except cfn_client.exceptions.ClientError as exc:
         if "does not exist" not in str(exc):
             raise
         exists = False
     if exists:
+        # A capacity choice stays until it is changed: a later deploy without it keeps it
+        # (CloudFormation would otherwise return the table to the default, on-demand).
+        params += _kept_capacity(previous.get("Parameters", []), params)
         try:
             cfn_client.update_stack(
                 StackName=stack_name, TemplateBody=template_body(), Parameters=params,
@@ -162,6 +165,18 @@ def update_data_stack(
         if key in outputs:
             _ensure_ttl(ddb_client, outputs[key])
     return outputs
+
+
+def _kept_capacity(previous: list[dict[str, str]],
+                   given: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The stack's provisioned-capacity settings a deploy did not name (none while the
+    table is on-demand, the template's default)."""
+    values = {p["ParameterKey"]: p.get("ParameterValue", "") for p in previous}
+    if values.get("ProfilesCapacity") != "provisioned":
+        return []
+    named = {p["ParameterKey"] for p in given}
+    return [{"ParameterKey": key, "ParameterValue": value} for key, value in values.items()
+            if key.startswith("Profiles") and key not in named]
 
 
 def _wait_created(cfn_client: Any, stack_name: str, timeout_s: float, poll_s: float) -> Any:

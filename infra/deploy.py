@@ -84,6 +84,8 @@ def stage_config(stage: str, environment: dict[str, str] | None = None) -> dict[
         "RTDCS_ADMIN_TOKEN_PARAMETER": admin_token_parameter(stage),
         "RTDCS_IDENTITY_BLOB_SECRET_PARAMETER": id_blob_secret_parameter(stage),
         "RTDCS_RT_BUDGET_MS": "250",
+        # Metrics held up to 10 s per container, failures at once (docs/deploy.md, "Cost").
+        "RTDCS_METRICS_WINDOW_S": "10",
         "POWERTOOLS_SERVICE_NAME": f"{APP_NAME}-{stage}",
         "POWERTOOLS_METRICS_NAMESPACE": APP_NAME,
     }
@@ -203,9 +205,13 @@ def deploy(
     chalice_dir: Path = CHALICE_DIR,
     alarm_email: str = "",
     poll_s: float = 5.0,
+    profiles_capacity: str = "",
 ) -> DeployReport:
-    """Step 1 of a deployment (see the module docstring)."""
+    """Step 1 of a deployment (see the module docstring). ``profiles_capacity``:
+    ``on-demand`` or ``provisioned`` (docs/deploy.md, "Cost"); empty keeps the stack's."""
     parameters = {"AlarmEmail": alarm_email} if alarm_email else {}
+    if profiles_capacity:
+        parameters["ProfilesCapacity"] = profiles_capacity
     outputs = update_data_stack(cfn, ddb, stack_name(stage), stage, parameters, poll_s=poll_s)
     environment = write_stage_outputs(stage, outputs, config_path)
     created = ensure_admin_token(ssm, outputs.get("admin_token_parameter")

@@ -174,8 +174,46 @@ def test_deletion_protection_only_in_prod(aws: tuple[Any, Any]) -> None:
             assert properties["PointInTimeRecoverySpecification"] == {
                 "PointInTimeRecoveryEnabled": True
             }, name
-            assert properties["BillingMode"] == "PAY_PER_REQUEST"
+            expected_mode = ({"Fn::If": ["ProfilesProvisioned", "PROVISIONED",
+                                         "PAY_PER_REQUEST"]}
+                             if name == "ProfilesTable" else "PAY_PER_REQUEST")
+            assert properties["BillingMode"] == expected_mode, name
             assert resource["DeletionPolicy"] == "Retain"
+
+
+def test_profiles_can_be_provisioned_with_auto_scaling(aws: tuple[Any, Any]) -> None:
+    """Steady traffic pays about half per write with provisioned capacity (docs/deploy.md).
+    moto creates the table; it has no Application Auto Scaling in CloudFormation, so the
+    scaling resources are checked in the template (cfn-lint validates them above)."""
+    from infra.bootstrap import update_data_stack
+    from infra.package import data_template
+
+    cfn, ddb = aws
+    update_data_stack(cfn, ddb, "rtdcs-steady-data", "steady",
+                      {"ProfilesCapacity": "provisioned", "ProfilesMinWriteUnits": "30"},
+                      poll_s=0.05)
+    table = ddb.describe_table(TableName="rtdcs-steady-profiles")["Table"]
+    assert table["BillingModeSummary"]["BillingMode"] == "PROVISIONED"
+    assert table["ProvisionedThroughput"]["WriteCapacityUnits"] == 30
+    assert table["ProvisionedThroughput"]["ReadCapacityUnits"] == 10
+    for other in ("idmap", "catalog"):
+        desc = ddb.describe_table(TableName=f"rtdcs-steady-{other}")["Table"]
+        assert desc["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    resources = data_template()["Resources"]
+    for dimension, metric in (("Write", "DynamoDBWriteCapacityUtilization"),
+                              ("Read", "DynamoDBReadCapacityUtilization")):
+        target = resources[f"Profiles{dimension}Scaling"]
+        assert target["Condition"] == "ProfilesProvisioned"
+        assert target["Properties"]["ScalableDimension"] == (
+            f"dynamodb:table:{dimension}CapacityUnits")
+        policy = resources[f"Profiles{dimension}ScalingPolicy"]["Properties"]
+        config = policy["TargetTrackingScalingPolicyConfiguration"]
+        assert config["TargetValue"] == 70
+        assert config["PredefinedMetricSpecification"]["PredefinedMetricType"] == metric
+    # The default stays on-demand.
+    create_data_stack(cfn, ddb, stack_name="rtdcs-default-data", stage="default")
+    desc = ddb.describe_table(TableName="rtdcs-default-profiles")["Table"]
+    assert desc["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
 
 
 def test_template_declares_alarms_and_dashboard() -> None:

@@ -78,6 +78,56 @@ def test_deploy_writes_the_stack_outputs_into_the_stage(aws: dict[str, Any],
     assert report.throttled_api is None  # nothing deployed yet
 
 
+def test_profiles_capacity_is_chosen_once_and_kept(aws: dict[str, Any],
+                                                   chalice_dir: Path) -> None:
+    _deploy(aws, chalice_dir, "dev")
+    steps.deploy("prod", aws["cloudformation"], aws["dynamodb"], aws["ssm"], aws["apigateway"],
+                 config_path=chalice_dir / "config.json", chalice_dir=chalice_dir, poll_s=0.05,
+                 profiles_capacity="provisioned")
+    table = aws["dynamodb"].describe_table(TableName="rtdcs-prod-profiles")["Table"]
+    assert table["BillingModeSummary"]["BillingMode"] == "PROVISIONED"
+    dev = aws["dynamodb"].describe_table(TableName="rtdcs-dev-profiles")["Table"]
+    assert dev["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+
+
+def test_a_later_deploy_keeps_the_capacity_choice() -> None:
+    """What a deploy that names no capacity sends for an existing stack: the stack's own
+    values (CloudFormation would otherwise go back to the default). moto cannot update a
+    provisioned table in CloudFormation, so botocore's Stubber checks the requests against
+    the CloudFormation model instead."""
+    from botocore.stub import ANY, Stubber
+
+    from infra.bootstrap import _OUTPUTS, _TTL_TABLES, update_data_stack
+
+    cfn = boto3.client("cloudformation", region_name=REGION)
+    ddb = boto3.client("dynamodb", region_name=REGION)
+    previous = [{"ParameterKey": "Stage", "ParameterValue": "prod"},
+                {"ParameterKey": "ProfilesCapacity", "ParameterValue": "provisioned"},
+                {"ParameterKey": "ProfilesMinWriteUnits", "ParameterValue": "40"},
+                {"ParameterKey": "AlarmEmail", "ParameterValue": ""}]
+    outputs = [{"OutputKey": key, "OutputValue": f"rtdcs-prod-{name}"}
+               for key, name in _OUTPUTS.items()]
+    stack = {"StackName": "rtdcs-prod-data", "CreationTime": "2026-12-01T00:00:00Z",
+             "StackStatus": "UPDATE_COMPLETE", "Parameters": previous, "Outputs": outputs}
+    with Stubber(cfn) as cfn_stub, Stubber(ddb) as ddb_stub:
+        cfn_stub.add_response("describe_stacks", {"Stacks": [stack]},
+                              {"StackName": "rtdcs-prod-data"})
+        cfn_stub.add_response("update_stack", {"StackId": "id"}, {
+            "StackName": "rtdcs-prod-data", "TemplateBody": ANY, "Tags": ANY,
+            "Parameters": [{"ParameterKey": "Stage", "ParameterValue": "prod"},
+                           {"ParameterKey": "ProfilesCapacity",
+                            "ParameterValue": "provisioned"},
+                           {"ParameterKey": "ProfilesMinWriteUnits", "ParameterValue": "40"}]})
+        cfn_stub.add_response("describe_stacks", {"Stacks": [stack]},
+                              {"StackName": "rtdcs-prod-data"})
+        for name in [k for k in _TTL_TABLES if k in set(_OUTPUTS.values())]:
+            ddb_stub.add_response("describe_time_to_live", {"TimeToLiveDescription": {
+                "TimeToLiveStatus": "ENABLED", "AttributeName": "expires_at"}},
+                {"TableName": f"rtdcs-prod-{name}"})
+        update_data_stack(cfn, ddb, "rtdcs-prod-data", "prod", {}, poll_s=0.01)
+        cfn_stub.assert_no_pending_responses()
+
+
 def test_admin_token_is_a_secure_string_created_once(aws: dict[str, Any],
                                                      chalice_dir: Path) -> None:
     assert _deploy(aws, chalice_dir).token_created
@@ -198,3 +248,5 @@ def test_stage_config_matches_its_source(stage: str) -> None:
     env = block["environment_variables"]
     assert env["RTDCS_SPOOL_QUEUE_NAME"] == f"rtdcs-{stage}-spool"
     assert env["POWERTOOLS_SERVICE_NAME"] == f"rtdcs-{stage}"
+    assert env["RTDCS_METRICS_WINDOW_S"] == expected["environment_variables"][
+        "RTDCS_METRICS_WINDOW_S"] == "10"
