@@ -30,8 +30,10 @@ Model (each item of the output names its figures: ``from`` is a key of event_cpu
   80 ms (bench/event_budget.py's fast provider) and 250 ms (the budget, RTDCS_RT_BUDGET_MS);
 * Lambda init: ``--cold-starts-per-million`` cold starts of ``--init-ms`` (docs: README's
   bench/cold_event.py cold penalty, ~330 ms) billed as duration;
-* DynamoDB: the counted read and write request units (on-demand prices, after the November
-  2024 cut); the catalog's version check (one eventually consistent read per container every
+* DynamoDB: the counted read and write request units, on-demand (prices after the November
+  2024 cut), and again with the profile table provisioned (``provisioned_profiles``: unit-hours
+  divided by ``--provisioned-utilization``, the average share of provisioned capacity used);
+  the catalog's version check (one eventually consistent read per container every
   RTDCS_CATALOG_REFRESH_SECONDS) is per container, not per event, and left out;
 * SQS: the spool carries only writes that failed (~0 in normal operation: 0 here); S2S
   messages as measured (the demo catalog has no S2S destination: 0), each costing at most one
@@ -98,22 +100,40 @@ class Model:
         self.init_ms = args.init_ms
         self.mb_per_vcpu = _p("lambda_mb_per_vcpu")
         self.window_events = max(1.0, args.metrics_window_events)
+        self.capacity = getattr(args, "dynamodb_capacity", "on-demand")
+        self.utilization = args.provisioned_utilization
 
-    def _logs(self, key: str, logs: dict[str, Any], emf_document_bytes: float) -> dict[str, Any]:
+    def _request_unit_price(self, kind: str) -> tuple[float, str]:
+        """$ per million read or write request units, and the price it comes from. Provisioned:
+        a unit-hour serves 3,600 units at full use; paid for whether used or not."""
+        if self.capacity == "provisioned":
+            name = "dynamodb_rcu_hour" if kind == "read" else "dynamodb_wcu_hour"
+            return 1e6 / 3600 * _p(name) / self.utilization, name
+        name = f"dynamodb_{kind}_request_unit_per_million"
+        return _p(name), name
+
+    def _logs(self, key: str, logs: dict[str, Any],
+              emf: tuple[float, float, float]) -> dict[str, Any]:
         """The event's own line (without the EMF document), its share of the window's EMF
-        document (``--metrics-window-events`` events per document), other output, and
-        Lambda's platform lines (none with system logs at WARN)."""
+        document, other output, and Lambda's platform lines (none with system logs at WARN).
+        ``emf``: the measured document's bytes, header bytes (the same for any window) and
+        events per document; the header is shared by ``--metrics-window-events`` events, the
+        values by as many events as the measured documents held."""
         if "event_fields" not in logs:  # an event_cpu output from before the metrics window
             per_event = logs["total"]
             usage: dict[str, Any] = {"bytes": per_event, "json_line": logs["json_line"]}
             sources = [f"{key}.log_bytes_per_event.total"]
         else:
-            share = emf_document_bytes / self.window_events
+            document, header, measured_events = emf
+            share = (header / self.window_events
+                     + (document - header) / max(1.0, measured_events))
             per_event = (logs["event_fields"] + share + logs["other_output"]
                          + logs["lambda_platform_lines_modelled"])
             usage = {"bytes": round(per_event, 1), "event_fields": logs["event_fields"],
                      "emf_document_share": round(share, 1),
-                     "emf_document_bytes": emf_document_bytes,
+                     "emf_header_bytes": header,
+                     "emf_values_bytes_per_event": round(
+                         (document - header) / max(1.0, measured_events), 1),
                      "events_per_emf_document": self.window_events,
                      "lambda_platform_lines": logs["lambda_platform_lines_modelled"]}
             sources = [f"{key}.log_bytes_per_event.event_fields",
@@ -125,7 +145,8 @@ class Model:
 
     def per_kind(self, size: str, kind: str, figures: dict[str, Any], arch: str,
                  memory_mb: int, provider_wait_ms: float,
-                 emf_document_bytes: float = 0.0) -> dict[str, dict[str, Any]]:
+                 emf: tuple[float, float, float] = (0.0, 0.0, 1.0)
+                 ) -> dict[str, dict[str, Any]]:
         """Items ($ per million events of this kind) that do not depend on the front door."""
         key = f"sizes.{size}.kinds.{kind}"
         ddb = figures["dynamodb_per_event"]
@@ -137,6 +158,10 @@ class Model:
         billed_ms = math.ceil(duration_ms)
         gb_s = memory_mb / 1024 * billed_ms / 1000
         gb_s_price = _p(ARCHES[arch])
+        read_price, read_price_name = self._request_unit_price("read")
+        write_price, write_price_name = self._request_unit_price("write")
+        capacity_assumption = ({"assumption": ["provisioned_utilization"]}
+                               if self.capacity == "provisioned" else {})
         items: dict[str, dict[str, Any]] = {
             "lambda_requests": {
                 "usd_per_million": _p("lambda_requests_per_million"),
@@ -161,20 +186,19 @@ class Model:
                                    f"{self.init_ms} ms",
                 "assumption": ["cold_starts_per_million", "init_ms"], "price": ARCHES[arch]},
             "dynamodb_reads": {
-                "usd_per_million": ddb["read_units"] * _p("dynamodb_read_request_unit_per_million"),
+                "usd_per_million": ddb["read_units"] * read_price,
                 "usage_per_event": {"read_units": ddb["read_units"],
                                     "get_item": ddb["get_item"],
                                     "read_item_bytes": ddb["read_item_bytes"]},
                 "from": [f"{key}.dynamodb_per_event.read_units"],
-                "price": "dynamodb_read_request_unit_per_million"},
+                "price": read_price_name, **capacity_assumption},
             "dynamodb_writes": {
-                "usd_per_million": ddb["write_units"]
-                * _p("dynamodb_write_request_unit_per_million"),
+                "usd_per_million": ddb["write_units"] * write_price,
                 "usage_per_event": {"write_units": ddb["write_units"],
                                     "put_item": ddb["put_item"],
                                     "write_item_bytes": ddb["write_item_bytes"]},
                 "from": [f"{key}.dynamodb_per_event.write_units"],
-                "price": "dynamodb_write_request_unit_per_million"},
+                "price": write_price_name, **capacity_assumption},
             "sqs": {
                 "usd_per_million": figures["s2s_messages_per_event"] * 3
                 * _p("sqs_standard_per_million"),
@@ -184,7 +208,7 @@ class Model:
                 "assumption": ["spool: 0 (writes do not fail)",
                                "3 SQS requests per S2S message (upper bound)"],
                 "price": "sqs_standard_per_million"},
-            "cloudwatch_logs": self._logs(key, logs, emf_document_bytes),
+            "cloudwatch_logs": self._logs(key, logs, emf),
             "data_transfer_out": {
                 "usd_per_million": figures["response_bytes"] / GB
                 * _p("data_transfer_out_per_gb") * 1e6,
@@ -192,6 +216,18 @@ class Model:
                 "from": [f"{key}.response_bytes"], "price": "data_transfer_out_per_gb"},
         }
         return items
+
+
+def _emf_document(kinds: dict[str, Any]) -> tuple[float, float, float]:
+    """(document bytes, header bytes, events per document) of the kind whose events closed
+    the measured windows (the 100-value limit makes it always the same kind)."""
+    logs = max((k["log_bytes_per_event"] for k in kinds.values()),
+               key=lambda log: log.get("emf_documents", 0))
+    documents = logs.get("emf_documents", 0)
+    if not documents:
+        return 0.0, 0.0, 1.0
+    events = sum(k["events"] for k in kinds.values())
+    return logs["emf_document_bytes"], logs["emf_header_bytes"], events / documents
 
 
 def _round(items: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -229,8 +265,7 @@ def compute(measured: dict[str, Any], args: argparse.Namespace) -> dict[str, Any
         peak = result["peak_rss_with_catalog_change_mb"] or result["peak_rss_mb"]
         needed_mb = math.ceil(peak * MEMORY_HEADROOM)
         steady_mb = math.ceil(result["peak_rss_mb"] * MEMORY_HEADROOM)
-        emf_document = max(k["log_bytes_per_event"].get("emf_document_bytes", 0.0)
-                           for k in result["kinds"].values())
+        emf_document = _emf_document(result["kinds"])
         per_memory: dict[str, Any] = {}
         for memory in memories:
             per_arch: dict[str, Any] = {}
@@ -307,6 +342,7 @@ def compute(measured: dict[str, Any], args: argparse.Namespace) -> dict[str, Any
             "arm64_cpu_factor": args.arm64_cpu_factor,
             "cold_starts_per_million": args.cold_starts_per_million,
             "init_ms": args.init_ms,
+            "dynamodb_capacity": args.dynamodb_capacity,
             "metrics_window_events": args.metrics_window_events,
             "metrics_window_source": "RTDCS_METRICS_WINDOW_S=10 (infra/deploy.py): a container "
                                      "serving one ~180 ms event at a time writes one EMF "
@@ -340,6 +376,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--provider-wait-ms", type=float, default=150.0)
     parser.add_argument("--metrics-window-events", type=float, default=18.0,
                         help="events per EMF document in production (RTDCS_METRICS_WINDOW_S)")
+    parser.add_argument("--dynamodb-capacity", default="on-demand",
+                        choices=("on-demand", "provisioned"),
+                        help="the profile table's capacity mode of the main figures")
+    parser.add_argument("--provisioned-utilization", type=float, default=0.5,
+                        help="average consumed / provisioned capacity (provisioned mode)")
     parser.add_argument("--dynamodb-ms", type=float, default=5.0,
                         help="wall ms per DynamoDB request")
     parser.add_argument("--arm64-cpu-factor", type=float, default=1.0,
@@ -353,8 +394,33 @@ def main(argv: list[str] | None = None) -> int:
         measured = json.loads(Path(args.event_cpu).read_text("utf-8"))
     else:
         measured = run_event_cpu(args.sizes.split(","), args.events)
-    print(json.dumps(compute(measured, args), indent=2))
+    result = compute(measured, args)
+    # The same events with the profile table provisioned (infra: --profiles-capacity).
+    provisioned = compute(measured, argparse.Namespace(**{**vars(args),
+                                                          "dynamodb_capacity": "provisioned"}))
+    result["provisioned_profiles"] = {
+        "provisioned_utilization": args.provisioned_utilization,
+        "provisioned_utilization_source": (
+            "assumed: target tracking holds 70 % (infra/data-stack.yaml); scale-down lag, "
+            "the minimum and daily peaks bring the average use to about half"),
+        "headline_mix_70_30": provisioned["headline_mix_70_30"],
+        "cheapest_fitting_mix_70_30": provisioned["cheapest_fitting_mix_70_30"],
+        "items_demo_function_url": _demo_items(provisioned),
+    }
+    print(json.dumps(result, indent=2))
     return 0
+
+
+def _demo_items(result: dict[str, Any]) -> dict[str, Any] | None:
+    """The cheapest fitting demo configuration's items (the mix), for the docs' breakdown."""
+    demo = result["sizes"].get("demo")
+    best = result["cheapest_fitting_mix_70_30"].get("demo", {}).get("function_url")
+    if not demo or not best:
+        return None
+    arch, memory, _ = best["config"].split(" ")
+    items = demo["memory"][memory][arch]["mix_70_30"]["items"]
+    return {"config": best["config"],
+            "items": {name: item["usd_per_million"] for name, item in items.items()}}
 
 
 if __name__ == "__main__":

@@ -475,20 +475,25 @@ def _platform_log_bytes(duration_ms: float = 152.43, max_used_mb: int = 190) -> 
     return sum(len(line.encode()) for line in lines)
 
 
-def _split_line(line: str) -> tuple[int, int]:
-    """(bytes of the line without its EMF document, bytes of the document: 0 if none)."""
+def _split_line(line: str) -> tuple[int, int, int]:
+    """Bytes of the line without its EMF document; of the document's header (``_aws`` and the
+    dimension), the same whatever the window held; and of its values. 0, 0 if no document."""
     text = line.strip()
     if not text:
-        return 0, 0
+        return 0, 0, 0
     record = json.loads(text)
     aws = record.get("_aws")
     if not aws:
-        return len(line.encode()), 0
-    names = {"_aws", "service"} | {m["Name"] for block in aws["CloudWatchMetrics"]
-                                   for m in block["Metrics"]}
-    fields = {k: v for k, v in record.items() if k not in names}
-    fields_bytes = len(json.dumps(fields, separators=(",", ":"), default=str).encode()) + 1
-    return fields_bytes, len(line.encode()) - fields_bytes
+        return len(line.encode()), 0, 0
+
+    def size(part: dict[str, Any]) -> int:
+        return len(json.dumps(part, separators=(",", ":"), default=str).encode())
+
+    names = {m["Name"] for block in aws["CloudWatchMetrics"] for m in block["Metrics"]}
+    fields = {k: v for k, v in record.items() if k not in names | {"_aws", "service"}}
+    fields_bytes = size(fields) + 1
+    header_bytes = size({"_aws": aws, "service": record.get("service")})
+    return fields_bytes, header_bytes, len(line.encode()) - fields_bytes - header_bytes
 
 
 def _stats(values: list[float]) -> dict[str, float]:
@@ -572,7 +577,7 @@ def run_child(size: str, catalog_path: Path, events: int, seed: int,
 
     per_kind: dict[str, dict[str, list[float]]] = {
         kind: {"cpu_ms": [], "wall_ms": [], "log_bytes": [], "json_log_bytes": [],
-               "event_fields_bytes": [], "emf_document_bytes": [],
+               "event_fields_bytes": [], "emf_document_bytes": [], "emf_header_bytes": [],
                "emf_bytes": [], "other_output_bytes": [], "requests": [], "rru": [], "wru": [],
                "read_item_bytes": [], "write_item_bytes": [], "s2s_messages": [],
                "response_bytes": [], "get_items": [], "put_items": [], "other_requests": [],
@@ -606,10 +611,11 @@ def run_child(size: str, catalog_path: Path, events: int, seed: int,
         emf_bytes = sum(len(x.encode()) + 1 for x in emf_lines[emf_mark:])
         other = len(stray.getvalue().encode())
         figures["json_log_bytes"].append(json_bytes)
-        fields_bytes, document_bytes = _split_line(line)
+        fields_bytes, header_bytes, values_bytes = _split_line(line)
         figures["event_fields_bytes"].append(fields_bytes)
-        if document_bytes:
-            figures["emf_document_bytes"].append(document_bytes)
+        if header_bytes:
+            figures["emf_document_bytes"].append(header_bytes + values_bytes)
+            figures["emf_header_bytes"].append(header_bytes)
         figures["emf_bytes"].append(emf_bytes)
         figures["other_output_bytes"].append(other)
         figures["log_bytes"].append(json_bytes + emf_bytes + other)
@@ -667,6 +673,7 @@ def run_child(size: str, catalog_path: Path, events: int, seed: int,
                 "event_fields": _mean(figures["event_fields_bytes"]),
                 "emf_documents": len(figures["emf_document_bytes"]),
                 "emf_document_bytes": _mean(figures["emf_document_bytes"] or [0.0]),
+                "emf_header_bytes": _mean(figures["emf_header_bytes"] or [0.0]),
                 "events_per_emf_document": round(
                     len(figures["cpu_ms"]) / max(1, len(figures["emf_document_bytes"])), 1),
                 "emf": _mean(figures["emf_bytes"]),

@@ -112,6 +112,26 @@ PRICES: dict[str, dict[str, Any]] = {
         "confirmed": True,
         "note": "Was 0.25 before 2024-11-01.",
     },
+    "dynamodb_wcu_hour": {
+        "usd": 0.00065, "unit": "per provisioned write capacity unit-hour (one 1 KB write a "
+                                "second for an hour)",
+        "source": "https://aws.amazon.com/dynamodb/pricing/provisioned/",
+        "checked_via": "public repositories' pricing notes found by find_string ('$0.00065 per "
+                       "WCU-hour', '$0.00013 per RCU-hour', us-east-1; one of them about warm "
+                       "throughput, priced 'at provisioned rates')",
+        "confirmed": True,
+        "note": "Third-party copies; the AWS page's figure was not in the stored excerpts. Not "
+                "changed by the November 2024 on-demand cut. Paid whether used or not: "
+                "bench/cost.py divides by the assumed utilisation.",
+    },
+    "dynamodb_rcu_hour": {
+        "usd": 0.00013, "unit": "per provisioned read capacity unit-hour (one strongly "
+                                "consistent 4 KB read, or two eventually consistent, a second)",
+        "source": "https://aws.amazon.com/dynamodb/pricing/provisioned/",
+        "checked_via": "as dynamodb_wcu_hour",
+        "confirmed": True,
+        "note": "as dynamodb_wcu_hour",
+    },
     "dynamodb_streams_read_per_100k": {
         "usd": 0.02, "unit": "per 100,000 streams read requests (GetRecords)",
         "source": "https://aws.amazon.com/dynamodb/pricing/on-demand/",
