@@ -8,6 +8,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
+
 from chalicelib.config import MetricsSettings
 from chalicelib.runtime.emf import MAX_VALUES
 from chalicelib.runtime.observability import EventObserver, MetricsSink
@@ -112,3 +114,19 @@ def test_the_window_is_read_from_the_environment_and_bounded() -> None:
     assert MetricsSettings.from_env({"RTDCS_METRICS_WINDOW_S": "3600"}).window_s == 60.0
     assert MetricsSettings.from_env({"RTDCS_METRICS_WINDOW_S": "-1"}).window_s == 0.0
     assert MetricsSettings.from_env({"RTDCS_METRICS_WINDOW_S": "soon"}).window_s == 0.0
+
+
+def test_a_sink_built_from_the_environment_holds_its_window(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = _Clock()
+    monkeypatch.setenv("RTDCS_METRICS_WINDOW_S", "10")
+    sink = MetricsSink(emit=lambda _: None, enabled=True, clock=clock)
+    sink.count("Events")
+    assert not sink.due() and sink.take_due() is None
+    clock.now += 10
+    assert sink.due()
+    monkeypatch.delenv("RTDCS_METRICS_WINDOW_S")
+    assert MetricsSink(emit=lambda _: None, enabled=True).due() is False  # nothing held
+    unwindowed = MetricsSink(emit=lambda _: None, enabled=True, clock=clock)
+    unwindowed.count("Events")
+    assert unwindowed.due()
