@@ -98,12 +98,17 @@ def test_a_capture_write_that_fails_is_counted_and_the_answer_stands(
     monkeypatch.setenv("RTDCS_CATALOG_REFRESH_SECONDS", "0")
     uuid = _visitor(client)
     assert admin.post("/v1/debug/capture", {"uuid": uuid, "minutes": 60}).status == 200
+    from chalicelib.runtime import observability
+
     _, stream, _ = _observer()
     capture_table = DebugSettings.from_env().capture_table
-    with FaultInjector(table(capture_table).meta.client, fail_rate=1.0,
-                       predicate=lambda params: json.loads(params["body"]).get(
-                           "TableName") == capture_table):
-        body = _event(client, uuid)
+    try:
+        with FaultInjector(table(capture_table).meta.client, fail_rate=1.0,
+                           predicate=lambda params: json.loads(params["body"]).get(
+                               "TableName") == capture_table):
+            body = _event(client, uuid)
+    finally:
+        observability.install(None)  # later tests' lines go to stdout again
     assert body["uuid"] == uuid
     line = json.loads(stream.getvalue().splitlines()[-1])
     assert line["CaptureWriteFailed"] == [1.0], line
