@@ -356,7 +356,7 @@ def build_container(catalog_path: Path) -> dict[str, Any]:
     from chalicelib.providers.messages import parse_answer
     from chalicelib.runtime import observability, services
     from chalicelib.runtime.catalog_cache import CatalogCache
-    from chalicelib.store.dynamo import dynamodb_resource, table, write_table
+    from chalicelib.store.dynamo import dynamodb_resource, profile_table, write_table
     from chalicelib.store.idmap import IdMapRepository
     from chalicelib.store.profiles import ProfileRepository, WritePolicy
 
@@ -387,7 +387,7 @@ def build_container(catalog_path: Path) -> dict[str, Any]:
     emf_lines: list[str] = []
     sink = observability.MetricsSink(emit=emf_lines.append)
     observability.install(observability.EventObserver(sink, stream=log_stream))
-    profiles = ProfileRepository(table(settings.profiles_table),
+    profiles = ProfileRepository(profile_table(settings.profiles_table),
                                  write_table=write_table(settings.profiles_table),
                                  spool=None, metrics=sink,
                                  policy=WritePolicy(budget_s=settings.rt_budget_ms / 1000 + 0.35))

@@ -18,7 +18,7 @@ from chalicelib.runtime import observability
 from chalicelib.runtime.env_cached import EnvCached
 from chalicelib.spool.queue import sqs_client
 from chalicelib.spool.replay import SpoolRecord, replay_batch
-from chalicelib.store.dynamo import table, write_table
+from chalicelib.store.dynamo import profile_table, write_table
 from chalicelib.store.profiles import ProfileRepository
 
 
@@ -38,7 +38,7 @@ def build_runtime() -> SpoolRuntime:
     settings = Settings.from_env()
     sink = observability.metrics()
     profiles = ProfileRepository(
-        table(settings.profiles_table),
+        profile_table(settings.profiles_table),
         write_table=write_table(settings.profiles_table),
         metrics=sink,
     )

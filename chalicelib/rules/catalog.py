@@ -75,8 +75,14 @@ class TraitDef:
         return latest + self.ttl_days * DAY
 
     def is_live(self, latest: float, now: float) -> bool:
-        expiry = self.expiry(latest)
-        return expiry is None or now < expiry
+        """``now`` is before ``expiry(latest)``; inlined, as it runs for every stored trait of
+        every returning visitor's event (issue 17)."""
+        ttl = self.ttl_days
+        if ttl == 0:
+            return True
+        if ttl == 1:
+            return now < (latest // DAY + 2) * DAY
+        return now < latest + ttl * DAY
 
 
 class SegmentDef:

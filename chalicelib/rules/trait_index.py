@@ -51,6 +51,13 @@ Evaluator = Callable[[set, "_Event"], bool]
 Form = Union[tuple, Evaluator]  # a tuple: every one of these exact atoms must be true
 
 
+# One relational operator of one key: (op, thresholds, atoms) sorted by threshold, then the
+# same for only the atoms some trait is indexed under (``by_atom``): a numeric value makes
+# hundreds of relational atoms true, of which a handful trigger anything (bench/rules.py at
+# 100,000 traits: ~490 true, ~7 triggering), so ``candidates`` visits those alone.
+RelList = tuple[str, tuple[Decimal, ...], tuple[int, ...], tuple[Decimal, ...], tuple[int, ...]]
+
+
 class _KeyIndex:
     """Exact atoms of one signal key (not a dataclass: import cost on a cold
     start, chalicelib/core/records.py)."""
@@ -62,7 +69,7 @@ class _KeyIndex:
         self,
         eq_text: dict[str, tuple[int, ...]],
         eq_num: dict[Decimal, tuple[int, ...]],
-        rel: list[tuple[str, tuple[Decimal, ...], tuple[int, ...]]],
+        rel: list[RelList],
         words: dict[str, tuple[int, ...]],
         prefix: dict[str, tuple[int, ...]],
         prefix_lens: tuple[int, ...],
@@ -391,7 +398,9 @@ class TraitIndex:
             rel_lists = []
             for op, pairs in rel.items():
                 pairs.sort(key=lambda pair: pair[0])
-                rel_lists.append((op, tuple(p[0] for p in pairs), tuple(p[1] for p in pairs)))
+                hits = [p for p in pairs if p[1] in self.by_atom]
+                rel_lists.append((op, tuple(p[0] for p in pairs), tuple(p[1] for p in pairs),
+                                  tuple(p[0] for p in hits), tuple(p[1] for p in hits)))
             # Tuples, not lists, once built: a one-atom list costs twice a one-atom tuple, and
             # a 100,000-trait catalog holds hundreds of thousands of them (bench/rules.py).
             indexes[key] = _KeyIndex(
@@ -405,7 +414,13 @@ class TraitIndex:
     # -- per event ------------------------------------------------------------------------
     def true_atoms(self, signals: Mapping[str, Sequence[str]]) -> set[int]:
         """Every exact atom the signals make true (exact atoms not in it are false)."""
+        return self._fire(signals)[0]
+
+    def _fire(self, signals: Mapping[str, Sequence[str]]) -> tuple[set[int], list[Sequence[int]]]:
+        """(every exact atom the signals make true, groups of those that may be in
+        ``by_atom``: the relational ones only where a trait is indexed under them)."""
         true: set[int] = set()
+        fired: list[Sequence[int]] = []
         keys = self.keys
         for key, values in signals.items():
             index = keys.get(key)
@@ -417,55 +432,67 @@ class TraitIndex:
                 found = index.eq_text.get(folded)
                 if found:
                     true.update(found)
+                    fired.append(found)
                 if numeric:
                     number = as_decimal(value)
                     if number is not None:
                         found = index.eq_num.get(number)
                         if found:
                             true.update(found)
-                        for op, thresholds, atoms in index.rel:
+                            fired.append(found)
+                        for op, thresholds, atoms, hit_thresholds, hit_atoms in index.rel:
                             if op == "<":  # value < t
                                 true.update(atoms[bisect_right(thresholds, number):])
+                                fired.append(hit_atoms[bisect_right(hit_thresholds, number):])
                             elif op == "<=":
                                 true.update(atoms[bisect_left(thresholds, number):])
+                                fired.append(hit_atoms[bisect_left(hit_thresholds, number):])
                             elif op == ">":  # value > t
                                 true.update(atoms[:bisect_left(thresholds, number)])
+                                fired.append(hit_atoms[:bisect_left(hit_thresholds, number)])
                             else:
                                 true.update(atoms[:bisect_right(thresholds, number)])
+                                fired.append(hit_atoms[:bisect_right(hit_thresholds, number)])
                 if index.words:
                     for word in value_words(value):
                         found = index.words.get(word)
                         if found:
                             true.update(found)
+                            fired.append(found)
                 for length in index.prefix_lens:
                     if length > len(folded):
                         break
                     found = index.prefix.get(folded[:length])
                     if found:
                         true.update(found)
+                        fired.append(found)
                 for length in index.suffix_lens:
                     if length > len(folded):
                         break
                     found = index.suffix.get(folded[-length:])
                     if found:
                         true.update(found)
-        return true
+                        fired.append(found)
+        return true, fired
 
     def candidates(
-        self, signals: Mapping[str, Sequence[str]], true: set[int]
+        self, signals: Mapping[str, Sequence[str]], true: set[int],
+        fired: Sequence[Sequence[int]] | None = None,
     ) -> tuple[set[int], set[int]]:
-        """(traits realized straight from the index, traits to evaluate)."""
+        """(traits realized straight from the index, traits to evaluate). ``fired``: the
+        groups of true atoms that may trigger (``_fire``); None: every atom of ``true``."""
         realized: set[int] = set()
         check: set[int] = set(self.always)
         by_atom = self.by_atom
-        for atom in true:
-            found = by_atom.get(atom)
-            if found:
-                direct, evaluated = found
-                if direct:
-                    realized.update(direct)
-                if evaluated:
-                    check.update(evaluated)
+        for group in (true,) if fired is None else fired:
+            for atom in group:
+                found = by_atom.get(atom)
+                if found:
+                    direct, evaluated = found
+                    if direct:
+                        realized.update(direct)
+                    if evaluated:
+                        check.update(evaluated)
         for key, values in signals.items():
             if not values:
                 continue
@@ -485,8 +512,8 @@ class TraitIndex:
         budget: RegexBudget,
     ) -> tuple[set[int], bool]:
         """(realized sids, failed): failed when the regex budget ran out or a rule raised."""
-        true = self.true_atoms(signals)
-        realized, check = self.candidates(signals, true)
+        true, fired = self._fire(signals)
+        realized, check = self.candidates(signals, true, fired)
         if data_source is not None:
             realized = {sid for sid in realized if self.data_source[sid] == data_source}
         event = _Event(signals, self.atoms, budget)

@@ -29,12 +29,47 @@ def _shared_session() -> Any:
 
 def client(service: str, config: Any = None) -> Any:
     with _lock:
-        return _shared_session().client(service, config=config)
+        return cache_user_agent(_shared_session().client(service, config=config))
 
 
 def resource(service: str, config: Any = None) -> Any:
     with _lock:
-        return _shared_session().resource(service, config=config)
+        made = _shared_session().resource(service, config=config)
+    cache_user_agent(made.meta.client)
+    return made
+
+
+# botocore builds the User-Agent string afresh twice per request (the request dict, then
+# again after signing): ~0.1 ms of a warm DynamoDB call (bench/event_cpu.py). What it reads
+# is fixed per client (session, config, environment) except the feature ids of the request's
+# context, so the string is kept per set of features: the very string botocore would build.
+_UA_KEEP = 64  # feature combinations remembered per client (a handful occur)
+
+
+def cache_user_agent(made: Any) -> Any:
+    """``made`` (a botocore client) with its User-Agent string built once per feature set."""
+    creator = getattr(made, "_user_agent_creator", None)
+    if creator is None or getattr(creator, "_rtdcs_cached", False):
+        return made
+    from botocore.context import get_context
+
+    build = creator.to_string
+    built: dict[frozenset[str], str] = {}
+
+    def to_string() -> str:
+        context = get_context()
+        key = frozenset(getattr(creator, "_client_features", None) or ()).union(
+            context.features if context is not None else ())
+        text = built.get(key)
+        if text is None:
+            text = build()
+            if len(built) < _UA_KEEP:
+                built[key] = text
+        return text
+
+    creator.to_string = to_string
+    creator._rtdcs_cached = True
+    return made
 
 
 def reset_for_tests() -> None:

@@ -53,6 +53,8 @@ def _int_size(value: int) -> int:
 
 def value_size(value: Any) -> int:
     """Bytes of one attribute value (without its name), by DynamoDB's rules."""
+    if type(value) is int:  # the common case first (ids, versions, stamps; not a bool)
+        return _int_size(value)
     if value is None or isinstance(value, bool):
         return 1
     if isinstance(value, str):
@@ -66,7 +68,8 @@ def value_size(value: Any) -> int:
     if isinstance(value, Mapping):
         return 3 + sum(len(str(k).encode("utf-8")) + value_size(v) + 1 for k, v in value.items())
     if isinstance(value, (set, frozenset)):
-        return sum(value_size(v) for v in value)
+        # A Number Set of ints (``segs``) is sized on every profile write: straight to ints.
+        return sum(_int_size(v) if type(v) is int else value_size(v) for v in value)
     if isinstance(value, (list, tuple)):
         return 3 + sum(value_size(v) + 1 for v in value)
     raise TypeError(f"not a DynamoDB value: {type(value).__name__}")

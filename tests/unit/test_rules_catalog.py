@@ -105,6 +105,28 @@ def test_an_event_evaluates_only_the_traits_its_keys_can_satisfy() -> None:
     assert realized == {3} and check == {1}
 
 
+def test_relational_atoms_that_trigger_nothing_are_true_but_not_visited() -> None:
+    # c_n thresholds 0..49: only 10 and 40 trigger a trait; the others are conditions of
+    # ANDs triggered by their (more selective) c_k literal, evaluated on the full true set.
+    catalog = compile_catalog({"trait": [
+        _trait(1, "c_n > 10"), _trait(2, "c_n <= 40"),
+        *(_trait(100 + i, f'c_k == "a{i}" AND c_n >= {i}') for i in range(50)),
+    ]}, 1)
+    index = catalog.trait_index
+    for value in ["-1", "5", "10", "10.5", "40", "41", "99"]:
+        event = {"c_n": [value], "c_k": ["a7", "a30"]}
+        true, fired = index._fire(event)
+        assert true == index.true_atoms(event)
+        visited = {atom for group in fired for atom in group}
+        assert visited <= true and len(visited) <= 4  # c_k's two atoms, at most 10 and 40
+        assert index.candidates(event, true, fired) == index.candidates(event, true)
+        number = float(value)
+        expected = {100 + i for i in (7, 30) if number >= i}
+        expected |= {1} if number > 10 else set()
+        expected |= {2} if number <= 40 else set()
+        assert catalog.realize_rule_traits(event).sids == expected
+
+
 def test_onboarded_traits_are_mapped_by_provider_segment() -> None:
     catalog = compile_catalog({"trait": [
         _trait(2001, None, ds=900, providerSegmentId="auto"), _trait(1, 'c_a == "x"'),
