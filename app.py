@@ -7,6 +7,7 @@ each route's first call (or here, when Lambda's init is pre-paid: chalicelib/run
 
 import logging
 import os
+from typing import Any
 
 from chalice import Chalice
 
@@ -20,7 +21,6 @@ from chalicelib.routes.insight import insight
 from chalicelib.routes.privacy import privacy
 from chalicelib.routes.s2s import s2s
 from chalicelib.routes.spool import spool
-from chalicelib.runtime.front_door import front_door_handler
 from chalicelib.runtime.warmup import init_is_prepaid, preload
 
 app = Chalice(app_name="rtdcs")
@@ -40,9 +40,19 @@ app.register_blueprint(spool)
 app.register_blueprint(insight)
 app.register_blueprint(console)
 
-# The Lambda handler behind a function URL or an HTTP API (``python -m infra package
-# --front-door url|http``); the REST API of ``chalice deploy`` calls ``app`` itself.
-front_door = front_door_handler(app)
+_front_door: list[Any] = []
+
+
+def front_door(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """The Lambda handler behind a function URL or an HTTP API (``python -m infra package
+    --front-door url|http``); the REST API of ``chalice deploy`` calls ``app`` itself, so the
+    front door's module loads on its first call, not with every app."""
+    if not _front_door:
+        from chalicelib.runtime.front_door import front_door_handler
+
+        _front_door.append(front_door_handler(app))
+    answer: dict[str, Any] = _front_door[0](event, context)
+    return answer
 
 if init_is_prepaid(os.environ):
     preload()

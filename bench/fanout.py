@@ -48,7 +48,7 @@ from chalicelib.providers.fanout import (  # noqa: E402
     Fanout,
     ProviderCaller,
 )
-from chalicelib.providers.http_session import AddressGuard, make_session  # noqa: E402
+from chalicelib.providers.http_session import AddressGuard, make_pool  # noqa: E402
 from chalicelib.providers.messages import build_request_body  # noqa: E402
 from chalicelib.providers.stats import StatsRegistry, percentile  # noqa: E402
 from devtools.provider_sim import SimulatorClient  # noqa: E402
@@ -180,9 +180,8 @@ def run_sequential(caller: ProviderCaller, defs: list[tuple[ProviderDef, int]],
             "event_ms": summary(elapsed_all)}
 
 
-def pool_figures(session: Any, port: int) -> dict[str, int]:
-    """The simulator's connection pool (requests keys pools by more than the URL)."""
-    manager = session.get_adapter("http://127.0.0.1/").poolmanager
+def pool_figures(manager: Any, port: int) -> dict[str, int]:
+    """The simulator's connection pool (urllib3 keys pools by more than the URL)."""
     pools = [manager.pools[key] for key in manager.pools.keys() if key.key_port == port]
     # urllib3 reconnects a closed connection object in place, so this counts objects (peak
     # concurrency), not TCP connects. Slots back in the pool == pool_maxsize: none is held.
@@ -209,8 +208,8 @@ def main(argv: list[str] | None = None) -> int:
                   "breaker": "disabled (every event calls the faulty providers)"},
     }
     with Simulator() as sim:
-        session = make_session(pool_size=POOL_SIZE, guard=AddressGuard(("127.0.0.1",)))
-        caller = ProviderCaller(session)
+        pool = make_pool(pool_size=POOL_SIZE, guard=AddressGuard(("127.0.0.1",)))
+        caller = ProviderCaller(pool)
         with ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="rt") as executor:
             stats = StatsRegistry()
             fan = Fanout(executor, caller, http_hosts=("127.0.0.1",), stats=stats,
@@ -220,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
             started = time.perf_counter()
             report["parallel"] = run_parallel(fan, defs, args.events, "answer")
             report["parallel"]["wall_s"] = round(time.perf_counter() - started, 1)
-            report["pool"] = pool_figures(session, int(sim.base_url.rsplit(":", 1)[1]))
+            report["pool"] = pool_figures(pool, int(sim.base_url.rsplit(":", 1)[1]))
             budget_defs = providers(sim, fault_timeout_ms=2000)
             report["budget_bound"] = run_parallel(fan, budget_defs, args.budget_events, "budget")
             report["budget_bound"]["note"] = (

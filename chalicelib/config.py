@@ -13,7 +13,8 @@ while a request runs, so settings are built per call (a handful of dict lookups)
 (chalicelib/core/records.py).
 """
 
-from __future__ import annotations
+# Annotations are evaluated (no ``from __future__ import annotations``): typing.NamedTuple
+# then skips compiling a ForwardRef per field at import, a cold-start cost (issue 17).
 
 import os
 from typing import TYPE_CHECKING, Mapping, NamedTuple
@@ -76,7 +77,7 @@ class Settings(NamedTuple):
     click_redirect_domains: tuple[str, ...]  # media clicks (d_event=click) may go there
     rate_max_per_second: float
     blocked_countries: frozenset[str]
-    consent: ConsentSettings
+    consent: "ConsentSettings"
     spool_queue_url: str  # failed profile writes go here (empty: no spool)
     s2s_queue_url: str  # real-time server-to-server messages (empty: no S2S delivery)
     stage: str = ""  # the chalice stage (``local`` serves the demo's catalog names)
@@ -279,7 +280,7 @@ def _float_or(raw: str, default: float) -> float:
         return default
 
 
-def consent_settings(env: Mapping[str, str]) -> ConsentSettings:
+def consent_settings(env: Mapping[str, str]) -> "ConsentSettings":
     """Read ``RTDCS_TCF_*``; a malformed value raises ``ValueError`` naming the variable."""
     from chalicelib.consent.gates import (
         MAX_PURPOSE_ID,

@@ -9,16 +9,12 @@ The records are not dataclasses: import cost on a cold start (chalicelib/core/re
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-from chalicelib.consent.tcf import (
-    RESTRICTION_NOT_ALLOWED,
-    RESTRICTION_REQUIRE_LI,
-    ConsentError,
-    TCString,
-    decode_tc_string,
-)
 from chalicelib.core.records import SlotRecord
+
+if TYPE_CHECKING:
+    from chalicelib.consent.tcf import TCString
 
 MIN_TCF_POLICY_VERSION = 4  # TCF v2.2
 NO_CONSENT = 315
@@ -29,8 +25,10 @@ CMP_DELETED = 314
 # (create / use a personalised-ads profile).
 _STORAGE_PURPOSE = 1
 _PROFILE_PURPOSES = (3, 4)
-# Restriction types that take away the consent legal basis we rely on.
-_BLOCKING_RESTRICTIONS = (RESTRICTION_NOT_ALLOWED, RESTRICTION_REQUIRE_LI)
+# Restriction types that take away the consent legal basis we rely on: tcf's
+# RESTRICTION_NOT_ALLOWED and RESTRICTION_REQUIRE_LI, as literals because the decoder loads
+# only with the first gdpr=1 request (tests/unit/test_consent_gates.py holds them equal).
+_BLOCKING_RESTRICTIONS = (0, 2)
 
 # TCF v2.3 (IAB, April 2025) made the disclosed-vendors segment mandatory; CMPs had until
 # 28 February 2026. A string last saved from 1 March 2026 (UTC) without it is invalid; older
@@ -127,6 +125,8 @@ def evaluate_consent(
         return _NOT_APPLIES
     if not consent_param:
         return _refused(NO_CONSENT, None, None)
+    from chalicelib.consent.tcf import ConsentError, decode_tc_string  # gdpr=1 requests only
+
     try:
         tc = decode_tc_string(consent_param)
     except ConsentError:

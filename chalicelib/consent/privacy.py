@@ -9,13 +9,13 @@ way, with 906 instead of 905. ``tcf_string`` is the ``tcfeuv2`` section when ``g
 2: the TCF gates take it when no ``gdpr_consent`` is sent.
 """
 
-from __future__ import annotations
+# Annotations are evaluated (no ``from __future__ import annotations``): typing.NamedTuple
+# then skips compiling a ForwardRef per field at import, a cold-start cost (issue 17).
 
-from typing import Callable, Mapping, NamedTuple
+from typing import TYPE_CHECKING, Callable, Mapping, NamedTuple
 
-from chalicelib.consent.gpp import GppError, GppString, decode_gpp, parse_gpp_sid
-from chalicelib.consent.mspa import us_decision
-from chalicelib.consent.us_privacy import UsPrivacyError, parse_us_privacy
+if TYPE_CHECKING:
+    from chalicelib.consent.gpp import GppString
 
 SUPPRESSED = 905  # info: third-party sharing suppressed by a privacy signal
 INVALID = 906  # info: invalid privacy string (suppressed too: fail closed)
@@ -77,6 +77,11 @@ def evaluate_privacy(signals: PrivacySignals, honour_gpc: bool = True) -> Privac
     """The decision for one request's ``signals``; ``honour_gpc``: config ``privacy.gpc``."""
     if signals.gpp is None and signals.us_privacy is None and not signals.gpc:
         return NO_SIGNALS
+    # The decoders load with the first request that carries a signal (not every cold start).
+    from chalicelib.consent.gpp import GppError, decode_gpp, parse_gpp_sid
+    from chalicelib.consent.mspa import us_decision
+    from chalicelib.consent.us_privacy import UsPrivacyError, parse_us_privacy
+
     present: list[str] = []
     invalid: list[str] = []
     reasons: list[str] = []  # denials of every activity
@@ -128,7 +133,7 @@ def evaluate_privacy(signals: PrivacySignals, honour_gpc: bool = True) -> Privac
                            sid_text, tcf)
 
 
-def _tcf_section(gpp: GppString | None, applicable: tuple[int, ...]) -> str | None:
+def _tcf_section(gpp: "GppString | None", applicable: tuple[int, ...]) -> str | None:
     if gpp is None or _TCF_SECTION not in applicable:
         return None
     section = gpp.sections.get(_TCF_SECTION)

@@ -12,7 +12,6 @@ from typing import Callable, NamedTuple, Sequence
 
 from chalicelib.dcs.errors import DcsError, error
 from chalicelib.dcs.params import ParsedRequest
-from chalicelib.dcs.redirects import redirect_target
 from chalicelib.destinations.urls import consent_lookup, default_rnd, encode, expand
 
 IMPRESSION = "imp"
@@ -53,6 +52,8 @@ def click_target(
         if token in values:
             return values[token]
         return consent(token)
+
+    from chalicelib.dcs.redirects import redirect_target  # media clicks only: not every cold start
 
     location = redirect_target(expand(target, lookup), allowed_domains, allow_http=True)
     return Click(location, [] if location else [error(903)])

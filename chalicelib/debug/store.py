@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 import time
 from decimal import Decimal
-from typing import Any, Callable, Mapping, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol
 
-from chalicelib.debug.setting import CaptureSetting, from_body
+if TYPE_CHECKING:
+    from chalicelib.debug.setting import CaptureSetting
 
 SETTING_KEY = {"pk": "debug", "sk": "capture"}
 SNAPSHOT_KIND = "debug"  # raw["debug"]: [the setting's body] or []
@@ -35,6 +36,8 @@ class SettingStore:
         return [json.loads(item["body"])] if item and "body" in item else []
 
     def get(self) -> CaptureSetting | None:
+        from chalicelib.debug.setting import from_body  # the console's; not the /event path
+
         bodies = self.load()
         return from_body(bodies[0]) if bodies else None
 

@@ -31,6 +31,7 @@ from chalicelib.destinations.s2s import (
     merge_user_messages,
     outbound_body,
 )
+from chalicelib.destinations.s2s_queue import S2SQueue  # noqa: F401 - its former home
 from chalicelib.providers.auth import (
     DESTINATION_HMAC_ALGORITHMS,
     AuthConfigError,
@@ -43,7 +44,6 @@ logger = logging.getLogger("rtdcs.s2s")
 
 DEFAULT_TIMEOUT_S = 3.0
 DEFAULT_RETRY_DELAY_S = 0.5
-_SQS_BATCH = 10
 
 
 class DeliveryError(Exception):
@@ -241,24 +241,6 @@ class S2SSender:
 
 
 # -- queues -----------------------------------------------------------------------------------
-
-
-class S2SQueue:
-    """The producer side: queue message bodies on the S2S queue (batches of 10)."""
-
-    def __init__(self, sqs: Any, queue_url: str) -> None:
-        self._sqs = sqs
-        self._queue_url = queue_url
-
-    def send(self, bodies: Sequence[str]) -> None:
-        for start in range(0, len(bodies), _SQS_BATCH):
-            chunk = bodies[start:start + _SQS_BATCH]
-            answer = self._sqs.send_message_batch(
-                QueueUrl=self._queue_url,
-                Entries=[{"Id": str(i), "MessageBody": b} for i, b in enumerate(chunk)],
-            )
-            if answer.get("Failed"):
-                raise RuntimeError(f"{len(answer['Failed'])} S2S messages not queued")
 
 
 class DeadLetters:

@@ -87,7 +87,7 @@ def _test_call(services: Services, request: Any, pid: str) -> Response:
     from chalicelib.debug.provider_check import provider_from, run_test_call
     from chalicelib.providers.engine import default_ssm_client
     from chalicelib.providers.fanout import ProviderCaller
-    from chalicelib.providers.http_session import AddressGuard, make_session
+    from chalicelib.providers.http_session import AddressGuard, make_pool
     from chalicelib.providers.secrets import SecretResolver
 
     if not (pid.isascii() and pid.isdigit() and len(pid) <= 10):
@@ -100,13 +100,13 @@ def _test_call(services: Services, request: Any, pid: str) -> Response:
     except (KeyError, TypeError, ValueError) as exc:
         raise ApiError(409, "invalid_value", f"the provider cannot be called: {exc}") from exc
     guard = AddressGuard(services.settings.provider_http_hosts)
-    session = make_session(pool_size=2, hosts=1, guard=guard)
+    pool = make_pool(pool_size=2, hosts=1, guard=guard)
     try:
-        report = run_test_call(provider, ProviderCaller(session),
+        report = run_test_call(provider, ProviderCaller(pool),
                                SecretResolver(default_ssm_client).resolve,
                                services.settings.partner_id, services.settings.dcs_region)
     finally:
-        session.close()
+        pool.clear()
     return json_response(report)
 
 

@@ -1,6 +1,6 @@
 """Parallel provider calls with a true wall-clock deadline, breaker, QPS cap, signing, stats.
 
-``requests`` timeouts bound each socket operation, not the whole exchange, so a provider
+HTTP client timeouts bound each socket operation, not the whole exchange, so a provider
 that trickles bytes would never trip them. Three bounds hold here instead:
 
 * connect + send + response headers are bounded together (``urllib3.Timeout(total=...)``);
@@ -19,7 +19,8 @@ provider's result) or ``collect`` at the event's deadline (a ``timeout``). Settl
 stats and the breaker, so both are complete when ``collect`` returns.
 """
 
-from __future__ import annotations
+# Annotations are evaluated (no ``from __future__ import annotations``): typing.NamedTuple
+# then skips compiling a ForwardRef per field at import, a cold-start cost (issue 17).
 
 import threading
 import time
@@ -27,8 +28,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Callable, NamedTuple, Sequence
 from urllib.parse import urlsplit
 
-import requests
-from urllib3 import Timeout
+from urllib3 import BaseHTTPResponse, PoolManager, Timeout
 from urllib3 import exceptions as urllib3_exceptions
 
 from chalicelib.dcs.numbers import is_ascii_digits
@@ -36,7 +36,7 @@ from chalicelib.providers.auth import auth_headers
 from chalicelib.providers.breaker import BreakerBoard, Permit
 from chalicelib.providers.definition import ProviderDef
 from chalicelib.providers.extras import NO_EXTRAS, ProviderExtras
-from chalicelib.providers.http_session import is_blocked_address
+from chalicelib.providers.http_session import DEFAULT_HEADERS, is_blocked_address
 from chalicelib.providers.messages import (
     MAX_BODY_BYTES,
     ContractError,
@@ -77,11 +77,16 @@ class _DeadlineExceeded(Exception):
     pass
 
 
-class ProviderCaller:
-    """One deadline-bound POST to a provider."""
+class _Unsendable(Exception):
+    """A URL or header urllib3 refuses to send (what requests called InvalidURL/InvalidHeader)."""
 
-    def __init__(self, session: requests.Session, clock: Clock = time.monotonic) -> None:
-        self._session = session
+
+class ProviderCaller:
+    """One deadline-bound POST to a provider, through the container's urllib3 pool
+    (``http_session.make_pool``: keep-alive per host, no retries, the SSRF guard)."""
+
+    def __init__(self, pool: PoolManager, clock: Clock = time.monotonic) -> None:
+        self._pool = pool
         self._clock = clock
 
     def call(
@@ -91,40 +96,48 @@ class ProviderCaller:
         if remaining <= 0:
             raise _DeadlineExceeded()
         headers = {
+            **DEFAULT_HEADERS,
             "Content-Type": "application/json",
             "X-Request-Deadline-Ms": str(int(remaining * 1000)),
         }
         if extra_headers:
             headers.update(extra_headers)
         try:
-            response = self._session.post(
+            response = self._pool.urlopen(
+                "POST",
                 plan.provider.url,
-                data=plan.body,
+                body=plan.body,
                 headers=headers,
                 # total: connect + send + headers share one bound (the read timeout left
                 # after connecting is what remains of it).
-                timeout=Timeout(total=remaining),  # type: ignore[arg-type]  # requests takes it
-                stream=True,
-                allow_redirects=False,
+                timeout=Timeout(total=remaining),
+                preload_content=False,
+                redirect=False,
             )
-        except requests.Timeout as exc:
+        except urllib3_exceptions.NewConnectionError:
+            raise  # refused, unresolvable or a blocked address (urllib3 files it as a timeout)
+        except urllib3_exceptions.TimeoutError as exc:  # connect or response headers
             raise _DeadlineExceeded() from exc
+        except ValueError as exc:  # a URL or header value that cannot be sent
+            raise _Unsendable(type(exc).__name__) from exc
         try:
             body = self._read_body(response, deadline)
         finally:
-            response.close()  # an unread body closes the connection and frees its pool slot
-        return parse_answer(response.status_code, body, plan.provider.segments_path)
+            # As requests did: an unread body closes the connection; a body read to its end
+            # has already given the connection back to the pool for the next call (keep-alive).
+            response.close()
+            response.release_conn()
+        return parse_answer(response.status, body, plan.provider.segments_path)
 
-    def _read_body(self, response: requests.Response, deadline: float) -> bytes:
-        if response.status_code not in (200, 204):
+    def _read_body(self, response: BaseHTTPResponse, deadline: float) -> bytes:
+        if response.status not in (200, 204):
             return b""  # parse_answer rejects the status; the body is not needed
         declared = response.headers.get("Content-Length", "")
         if is_ascii_digits(declared) and int(declared) > MAX_BODY_BYTES:
             raise ContractError("body_too_large", f"Content-Length {declared}")
         chunks: list[bytes] = []
         size = 0
-        raw = response.raw
-        sock = getattr(raw.connection, "sock", None)
+        sock = getattr(response.connection, "sock", None)
         try:
             while True:
                 remaining = deadline - self._clock()
@@ -134,14 +147,14 @@ class ProviderCaller:
                     sock.settimeout(remaining)  # one read can never outlast the deadline
                 # read1 returns what has arrived; read(n) / iter_content would block until n
                 # bytes came in, so a provider trickling bytes could outlive the deadline.
-                chunk = raw.read1(_CHUNK, decode_content=True)
+                chunk = response.read1(_CHUNK, decode_content=True)
                 if not chunk:
                     break
                 size += len(chunk)
                 if size > MAX_BODY_BYTES:
                     raise ContractError("body_too_large", f"over {MAX_BODY_BYTES} bytes")
                 chunks.append(chunk)
-        except (requests.Timeout, urllib3_exceptions.TimeoutError, TimeoutError) as exc:
+        except (urllib3_exceptions.TimeoutError, TimeoutError) as exc:
             raise _DeadlineExceeded() from exc
         if self._clock() > deadline:
             raise _DeadlineExceeded()
@@ -330,10 +343,10 @@ class Fanout:
             return self._timeout(call)
         except ContractError as exc:
             return self._result(call, "error", detail=exc.kind)
-        except requests.RequestException as exc:
+        except _Unsendable:
+            return self._result(call, "error", detail="request")
+        except (urllib3_exceptions.HTTPError, OSError) as exc:  # connecting, sending, streaming
             return self._result(call, "error", detail=_request_error_kind(exc))
-        except (urllib3_exceptions.HTTPError, OSError):  # raised while streaming the body
-            return self._result(call, "error", detail="connection")
         if self._clock() > call.deadline:
             return self._timeout(call)
         kind = "answered" if answer.realize or answer.remove else "empty"
@@ -354,9 +367,5 @@ class Fanout:
         return Outcome(provider.pid, provider.name, kind, latency, answer, detail)
 
 
-def _request_error_kind(exc: requests.RequestException) -> str:
-    if is_blocked_address(exc):
-        return "blocked_address"
-    if isinstance(exc, requests.ConnectionError):
-        return "connection"
-    return "request"
+def _request_error_kind(exc: BaseException) -> str:
+    return "blocked_address" if is_blocked_address(exc) else "connection"

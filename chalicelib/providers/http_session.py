@@ -1,5 +1,6 @@
-"""The pooled HTTP session for server-side calls (providers, S2S destinations, OAuth tokens),
-with the call-time half of the SSRF check (issue 13, defect 4).
+"""The pooled HTTP clients for server-side calls (providers: a urllib3 pool manager; S2S
+destinations and OAuth tokens: a requests session on the same guarded pool classes), with the
+call-time half of the SSRF check (issue 13, defect 4).
 
 A URL's host is checked as written at save time (``addresses.py``). A DNS name can still
 resolve to an internal address when it is called (a changed record, DNS rebinding). So every
@@ -13,16 +14,19 @@ verifies the certificate and sends SNI for the host name (urllib3 does that abov
 from __future__ import annotations
 
 import socket
-from typing import Any, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
-import requests
-from requests.adapters import HTTPAdapter
+from urllib3 import PoolManager
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import NameResolutionError, NewConnectionError
+from urllib3.util import make_headers
 from urllib3.util.connection import allowed_gai_family
 
 from chalicelib.providers.addresses import address_problem
+
+if TYPE_CHECKING:
+    import requests
 
 AddrInfo = tuple[Any, Any, int, str, Any]
 Resolver = Callable[..., Sequence[AddrInfo]]
@@ -33,7 +37,7 @@ class BlockedAddress(Exception):
 
 
 class BlockedAddressError(NewConnectionError):
-    """urllib3's form of :class:`BlockedAddress` (requests raises it as a ConnectionError)."""
+    """urllib3's form of :class:`BlockedAddress` (requests wraps it in a ConnectionError)."""
 
 
 class AddressGuard:
@@ -98,39 +102,43 @@ def _socket_timeout(timeout: Any) -> float | None:
     return socket.getdefaulttimeout()
 
 
-class _GuardedAdapter(HTTPAdapter):
-    def __init__(self, guard: AddressGuard, **kwargs: Any) -> None:
-        self._guard = guard
-        super().__init__(**kwargs)
+def guarded_pool_classes(guard: AddressGuard) -> dict[str, type[HTTPConnectionPool]]:
+    """urllib3's pool classes by scheme, whose every new connection goes through ``guard``."""
+    http = type("GuardedHTTPPool", (HTTPConnectionPool,),
+                {"ConnectionCls": _guarded(HTTPConnection, guard)})
+    https = type("GuardedHTTPSPool", (HTTPSConnectionPool,),
+                 {"ConnectionCls": _guarded(HTTPSConnection, guard)})
+    return {"http": http, "https": https}
 
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        http = type("GuardedHTTPPool", (HTTPConnectionPool,),
-                    {"ConnectionCls": _guarded(HTTPConnection, self._guard)})
-        https = type("GuardedHTTPSPool", (HTTPSConnectionPool,),
-                     {"ConnectionCls": _guarded(HTTPSConnection, self._guard)})
-        self.poolmanager.pool_classes_by_scheme = {"http": http, "https": https}
+
+# What requests sent by default (bar its User-Agent), for callers to start their headers
+# from: a request's own headers replace a PoolManager's, they are not merged.
+DEFAULT_HEADERS: dict[str, str] = {**make_headers(accept_encoding=True), "Accept": "*/*"}
+
+
+def make_pool(
+    pool_size: int = 64, hosts: int = 64, guard: AddressGuard | None = None
+) -> PoolManager:
+    """The providers' pooled client, urllib3 itself (botocore has loaded it already; requests
+    costs ~17 ms of a cold start): ``hosts`` keep-alive host pools of ``pool_size``
+    connections that never block, no retries, no proxy from the environment. Every
+    connection it opens goes through ``guard`` (no exemptions by default)."""
+    manager = PoolManager(num_pools=hosts, maxsize=pool_size, block=False, retries=False)
+    manager.pool_classes_by_scheme = guarded_pool_classes(guard or AddressGuard())
+    return manager
 
 
 def make_session(
     pool_size: int = 64, hosts: int = 64, guard: AddressGuard | None = None
 ) -> requests.Session:
-    """One pooled session per container: ``hosts`` host pools of ``pool_size`` connections.
-    Every connection it opens goes through ``guard`` (no exemptions by default)."""
-    session = requests.Session()
-    # Calls go directly: no proxy or .netrc lookups from the environment (they also cost time
-    # on every request, and a proxy would connect to addresses this module never checked).
-    session.trust_env = False
-    adapter = _GuardedAdapter(
-        guard or AddressGuard(), pool_connections=hosts, pool_maxsize=pool_size,
-        max_retries=0, pool_block=False,
-    )
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    return session
+    """A pooled ``requests`` session with the same guard, for the S2S consumer (its own
+    Lambda). requests is imported here, never on the API's path."""
+    from chalicelib.providers.requests_session import guarded_session
+
+    return guarded_session(pool_size, hosts, guard or AddressGuard())
 
 
 def is_blocked_address(exc: BaseException) -> bool:
-    """Whether a requests error comes from a refused address."""
+    """Whether an error (urllib3's, or requests' wrapping of it) comes from a refused address."""
     reason = getattr(exc.args[0], "reason", None) if exc.args else None
     return isinstance(reason, BlockedAddressError) or isinstance(exc, BlockedAddressError)

@@ -10,33 +10,35 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.admin.auth import AdminTokenSource
 from chalicelib.config import Settings, aws_endpoint_url
 from chalicelib.debug.store import SettingStore, SnapshotWithCapture
-from chalicelib.destinations.s2s_delivery import S2SQueue
-from chalicelib.identity.blob import BlobSigner
-from chalicelib.identity.id_service import IdService
-from chalicelib.identity.idsync import IdSync
+from chalicelib.destinations.s2s_queue import S2SQueue
 from chalicelib.pipeline import EventPipeline
-from chalicelib.privacy.optout import OptOut
 from chalicelib.privacy.stats import PrivacyStats
 from chalicelib.providers.engine import build_fanout
 from chalicelib.providers.fanout import ProviderCaller
-from chalicelib.providers.http_session import AddressGuard, make_session
+from chalicelib.providers.http_session import AddressGuard, make_pool
 from chalicelib.providers.stats import StatsRegistry
 from chalicelib.runtime import observability
 from chalicelib.runtime.catalog_cache import CatalogCache
 from chalicelib.spool.queue import SqsSpool, sqs_client
 from chalicelib.spool.queue import reset_for_tests as reset_spool
 from chalicelib.store.catalog import CatalogRepository
-from chalicelib.store.dynamo import dynamodb_resource, table, write_table
+from chalicelib.store.dynamo import dynamodb_resource, profile_table, table, write_table
 from chalicelib.store.dynamo import reset_for_tests as reset_dynamo
 from chalicelib.store.idmap import IdMapRepository
 from chalicelib.store.profiles import ProfileRepository, WritePolicy
+
+if TYPE_CHECKING:
+    from chalicelib.admin.auth import AdminTokenSource
+    from chalicelib.identity.blob import BlobSigner
+    from chalicelib.identity.id_service import IdService
+    from chalicelib.identity.idsync import IdSync
+    from chalicelib.privacy.optout import OptOut
 
 STORAGE_ERRORS: tuple[type[BaseException], ...] = (ClientError, BotoCoreError)
 _THROTTLE_CODES = frozenset(
@@ -57,16 +59,42 @@ _installed: "Services | None" = None
 _executor: ThreadPoolExecutor | None = None
 _caller: ProviderCaller | None = None
 _caller_exempt: tuple[str, ...] = ()
-# One per container, so the SSM parameter holding the admin token is read once (lazily).
-_admin_tokens = AdminTokenSource()
-_blob_signer = BlobSigner()  # likewise for the d_blob secret of /id
+# One per container, so the SSM parameter holding the admin token is read once (lazily);
+# built on the first admin call (the admin modules are not on /event's path).
+_admin_tokens: "AdminTokenSource | None" = None
+_blob_signer: "BlobSigner | None" = None  # likewise for the d_blob secret of /id (built lazily)
+
+
+def _container_admin_tokens() -> "AdminTokenSource":
+    global _admin_tokens
+    if _admin_tokens is None:
+        from chalicelib.admin.auth import AdminTokenSource
+
+        with _lock:
+            if _admin_tokens is None:
+                _admin_tokens = AdminTokenSource()
+    return _admin_tokens
+
+
+def _blob_sign(mid: str) -> str | None:
+    global _blob_signer
+    if _blob_signer is None:
+        from chalicelib.identity.blob import BlobSigner
+
+        with _lock:
+            if _blob_signer is None:
+                _blob_signer = BlobSigner()
+    return _blob_signer.sign(mid)
 
 
 class Services:
+    """The routes' collaborators. The services of /ibs, /optout and /id are built on their
+    first use (``None`` given): their modules stay off the first /event's path."""
+
     # Not a dataclass: import cost on a cold start (chalicelib/core/records.py).
-    __slots__ = ("settings", "catalog", "catalog_repository", "profiles", "pipeline", "id_sync",
-                 "opt_out", "idmap", "provider_stats", "admin_tokens", "privacy_stats",
-                 "id_service")
+    __slots__ = ("settings", "catalog", "catalog_repository", "profiles", "pipeline",
+                 "_id_sync", "_opt_out", "idmap", "provider_stats", "_admin_tokens",
+                 "privacy_stats", "_id_service", "_s2s")
 
     def __init__(
         self,
@@ -75,39 +103,90 @@ class Services:
         catalog_repository: CatalogRepository,
         profiles: ProfileRepository,
         pipeline: EventPipeline,
-        id_sync: IdSync,
-        opt_out: OptOut,
+        id_sync: IdSync | None,
+        opt_out: OptOut | None,
         idmap: IdMapRepository,
         provider_stats: StatsRegistry | None = None,
         admin_tokens: AdminTokenSource | None = None,
         privacy_stats: PrivacyStats | None = None,
         id_service: IdService | None = None,
+        s2s: S2SQueue | None = None,
     ) -> None:
         self.settings = settings
         self.catalog = catalog
         self.catalog_repository = catalog_repository
         self.profiles = profiles
         self.pipeline = pipeline
-        self.id_sync = id_sync
-        self.opt_out = opt_out
+        self._id_sync = id_sync
+        self._opt_out = opt_out
         self.idmap = idmap
         self.provider_stats = StatsRegistry() if provider_stats is None else provider_stats
-        self.admin_tokens = _admin_tokens if admin_tokens is None else admin_tokens
+        self._admin_tokens = admin_tokens
         self.privacy_stats = PrivacyStats() if privacy_stats is None else privacy_stats
-        self.id_service = id_service or IdService(settings, catalog, profiles, idmap,
-                                                  _blob_signer.sign, time.time, STORAGE_ERRORS,
-                                                  is_throttle)
+        self._id_service = id_service
+        self._s2s = s2s  # the S2S producer of the lazily built OptOut
+
+    def prebuild(self) -> None:
+        """Build the lazy services now (a pre-paid init: chalicelib/runtime/warmup.py)."""
+        for name in ("id_sync", "opt_out", "id_service"):
+            getattr(self, name)
+
+    @property
+    def admin_tokens(self) -> "AdminTokenSource":
+        """The container's admin token source unless one was given (read by admin calls)."""
+        if self._admin_tokens is None:
+            self._admin_tokens = _container_admin_tokens()
+        return self._admin_tokens
+
+    @property
+    def id_sync(self) -> "IdSync":
+        """/ibs's service, built on its first call."""
+        if self._id_sync is None:
+            from chalicelib.identity.idsync import IdSync
+
+            with _lock:  # double-checked: a second thread uses the first one's service
+                if self._id_sync is None:
+                    self._id_sync = IdSync(self.settings, self.catalog, self.profiles,
+                                           self.idmap, time.time, STORAGE_ERRORS)
+        return self._id_sync
+
+    @property
+    def opt_out(self) -> "OptOut":
+        """/optout's service, built on its first call."""
+        if self._opt_out is None:
+            from chalicelib.privacy.optout import OptOut
+
+            with _lock:
+                if self._opt_out is None:
+                    self._opt_out = OptOut(
+                        self.settings.cookie_uuid_name, self.catalog, self.profiles,
+                        self.idmap, time.time, STORAGE_ERRORS, self._s2s,
+                        self.settings.dcs_region)
+        return self._opt_out
+
+    @property
+    def id_service(self) -> "IdService":
+        """/id's service, built on its first call."""
+        if self._id_service is None:
+            from chalicelib.identity.id_service import IdService
+
+            with _lock:  # double-checked: a second thread uses the first one's service
+                if self._id_service is None:
+                    self._id_service = IdService(
+                        self.settings, self.catalog, self.profiles, self.idmap, _blob_sign,
+                        time.time, STORAGE_ERRORS, is_throttle)
+        return self._id_service
 
 
 def _provider_runtime(exempt: tuple[str, ...]) -> tuple[ThreadPoolExecutor, ProviderCaller]:
-    """The container's provider threads and pooled session; ``exempt``: the hosts the SSRF
+    """The container's provider threads and connection pool; ``exempt``: the hosts the SSRF
     check lets through (only tests change it within one process)."""
     global _executor, _caller, _caller_exempt
     if _executor is None:
         _executor = ThreadPoolExecutor(max_workers=_PROVIDER_THREADS, thread_name_prefix="rt")
     if _caller is None or _caller_exempt != exempt:
-        session = make_session(pool_size=_PROVIDER_THREADS * 2, guard=AddressGuard(exempt))
-        _caller, _caller_exempt = ProviderCaller(session), exempt
+        pool = make_pool(pool_size=_PROVIDER_THREADS * 2, guard=AddressGuard(exempt))
+        _caller, _caller_exempt = ProviderCaller(pool), exempt
     return _executor, _caller
 
 
@@ -121,7 +200,7 @@ def build_services(settings: Settings) -> Services:
         settings.catalog_refresh_seconds)
     # Writes: retried inside the event's budget (providers' budget + 350 ms), then spooled.
     profiles = ProfileRepository(
-        table(settings.profiles_table),
+        profile_table(settings.profiles_table),
         write_table=write_table(settings.profiles_table),
         spool=SqsSpool(sqs_client, settings.spool_queue_url) if settings.spool_queue_url
         else None,
@@ -146,11 +225,8 @@ def build_services(settings: Settings) -> Services:
         s2s=s2s,
         record_privacy=privacy_stats.record,
     )
-    id_sync = IdSync(settings, catalog, profiles, idmap, time.time, STORAGE_ERRORS)
-    opt_out = OptOut(settings.cookie_uuid_name, catalog, profiles, idmap, time.time,
-                     STORAGE_ERRORS, s2s, settings.dcs_region)
-    return Services(settings, catalog, catalog_repository, profiles, pipeline, id_sync, opt_out,
-                    idmap, provider_stats=fanout.stats, privacy_stats=privacy_stats)
+    return Services(settings, catalog, catalog_repository, profiles, pipeline, None, None,
+                    idmap, provider_stats=fanout.stats, privacy_stats=privacy_stats, s2s=s2s)
 
 
 def get_services() -> Services:

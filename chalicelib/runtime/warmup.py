@@ -4,7 +4,7 @@ app.py imports only the route declarations; each handler module loads on its rou
 call (``chalicelib/routes/__init__.py``), and the boto3 clients are built on first use. With
 provisioned concurrency or SnapStart the init phase runs before any request and is not on a
 visitor's path, so there the API handlers are imported and the container's collaborators
-(boto3 clients, HTTP session, thread pool: no network call) are built at init instead.
+(boto3 clients, HTTP connection pool, thread pool: no network call) are built at init instead.
 Lambda names the kind of init in ``AWS_LAMBDA_INITIALIZATION_TYPE``. ``bench/cold_event.py``
 measures both kinds.
 """
@@ -36,6 +36,6 @@ def preload(modules: tuple[str, ...] = API_HANDLER_MODULES, build: bool = True) 
     from chalicelib.runtime.services import get_services
 
     try:
-        get_services()
+        get_services().prebuild()  # /ibs, /optout and /id's services too
     except Exception:  # noqa: BLE001 - init must not fail: the first request builds again
         logging.getLogger("rtdcs.warmup").exception("could not build the services at init")

@@ -8,7 +8,6 @@ import threading
 import time
 from typing import Any, Callable
 
-from chalicelib.spool.codec import encode
 from chalicelib.store.profiles import ProfileChanges
 
 logger = logging.getLogger("rtdcs.spool")
@@ -37,6 +36,9 @@ class SqsSpool:
         return self._client
 
     def send(self, uuid: str, changes: ProfileChanges, reason: str) -> None:
+        # Imported once a write has failed: not on every cold start.
+        from chalicelib.spool.codec import encode
+
         body = encode(uuid, changes, reason, self._now())
         self._sqs().send_message(
             QueueUrl=self._queue_url,

@@ -1,12 +1,12 @@
-"""The providers' session as the tests use it: loopback exempt from the SSRF check."""
+"""The providers' connection pool as the tests use it: loopback exempt from the SSRF check."""
 
 from __future__ import annotations
 
-import requests
+from urllib3 import PoolManager
 
 from chalicelib.providers import http_session
 
 
-def make_session(pool_size: int = 64, hosts: int = 64) -> requests.Session:
+def make_pool(pool_size: int = 64, hosts: int = 64) -> PoolManager:
     guard = http_session.AddressGuard(("127.0.0.1",))
-    return http_session.make_session(pool_size, hosts, guard)
+    return http_session.make_pool(pool_size, hosts, guard)

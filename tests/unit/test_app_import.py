@@ -41,7 +41,8 @@ import sys
 import app
 names = ("chalicelib.handlers.event", "chalicelib.handlers.admin", "chalicelib.handlers.spool",
          "chalicelib.handlers.s2s", "chalicelib.pipeline", "chalicelib.admin.schemas",
-         "chalicelib.rules.catalog", "requests")
+         "chalicelib.rules.catalog", "requests", "chalicelib.identity.idsync",
+         "chalicelib.privacy.optout", "chalicelib.identity.id_service")
 loaded = [name for name in names if name in sys.modules]
 services = sys.modules.get("chalicelib.runtime.services")
 if services is not None and services._services is not None:
@@ -71,6 +72,10 @@ def test_prepaid_init_loads_the_api_handlers_and_builds_the_clients() -> None:
     assert "chalicelib.handlers.event" in loaded and "chalicelib.pipeline" in loaded
     assert "chalicelib.handlers.admin" not in loaded  # admin stays lazy even then
     assert "services-built" in loaded
+    # /ibs, /optout and /id's services are built too (Services.prebuild), not only /event's.
+    assert {"chalicelib.identity.idsync", "chalicelib.privacy.optout",
+            "chalicelib.identity.id_service"} <= set(loaded)
+    assert "requests" not in loaded  # providers are called through urllib3
 
 
 def test_init_is_prepaid_reads_lambdas_init_type() -> None:
@@ -83,3 +88,28 @@ def test_init_is_prepaid_reads_lambdas_init_type() -> None:
 def test_preload_imports_what_it_names() -> None:
     preload(("chalicelib.handlers.privacy",), build=False)
     assert "chalicelib.handlers.privacy" in sys.modules
+
+
+# Issue 17: what only other routes, merge rules, capture, privacy signals (GPP, us_privacy,
+# TCF), media clicks, unusual cookie headers, the function URL front door or the S2S consumer
+# use loads on first use, not with every first /event (bench/coldstart.py's FIRST_EVENT body).
+_FIRST_EVENT = """
+import sys
+import app
+from chalicelib.runtime import observability, warmup
+warmup.preload(build=False)
+observability.observer()
+lazy = ("requests", "chalicelib.identity.merge", "chalicelib.identity.id_service",
+        "chalicelib.identity.idsync", "chalicelib.identity.blob", "chalicelib.privacy.optout",
+        "chalicelib.debug.setting", "chalicelib.destinations.s2s_delivery",
+        "chalicelib.admin.auth", "chalicelib.spool.codec", "chalicelib.consent.gpp",
+        "chalicelib.consent.mspa", "chalicelib.consent.us_privacy", "chalicelib.consent.tcf",
+        "chalicelib.dcs.redirects", "chalicelib.runtime.front_door", "http.cookies")
+print(",".join(name for name in lazy if name in sys.modules) or "-")
+"""
+
+
+def test_the_first_event_loads_no_other_routes_code() -> None:
+    out = subprocess.run([sys.executable, "-c", _FIRST_EVENT], cwd=ROOT, capture_output=True,
+                         text=True, check=True, timeout=60)
+    assert out.stdout.strip() == "-", out.stdout + out.stderr

@@ -330,3 +330,11 @@ def test_partner_gate_uses_required_purposes() -> None:
     assert decision.allowed
     assert vendor_allowed(decision, PARTNER, settings) is False
     assert vendor_allowed(decision, OURS, settings) is True
+
+
+def test_blocking_restrictions_are_the_decoders_types() -> None:
+    # gates.py holds them as literals so the decoder loads with the first gdpr=1 request only.
+    from chalicelib.consent import gates, tcf
+
+    assert gates._BLOCKING_RESTRICTIONS == (tcf.RESTRICTION_NOT_ALLOWED,
+                                            tcf.RESTRICTION_REQUIRE_LI)

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Iterator
 
 import pytest
-import requests
+from urllib3 import PoolManager
 
 from chalicelib.providers.auth import AuthSpec, verify_hmac
 from chalicelib.providers.breaker import BreakerBoard
@@ -27,7 +27,7 @@ from chalicelib.providers.messages import (
 from chalicelib.providers.qps import QpsLimiter
 from chalicelib.providers.secrets import SecretResolver
 from devtools.provider_sim import ProviderSimulator
-from tests.unit.loopback_session import make_session
+from tests.unit.loopback_session import make_pool
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +39,7 @@ def sim() -> Iterator[ProviderSimulator]:
 @pytest.fixture(scope="module")
 def fanout() -> Iterator[Fanout]:
     with ThreadPoolExecutor(max_workers=8) as executor:
-        yield Fanout(executor, ProviderCaller(make_session()), http_hosts=("127.0.0.1",))
+        yield Fanout(executor, ProviderCaller(make_pool()), http_hosts=("127.0.0.1",))
 
 
 def _provider(sim: ProviderSimulator, pid: int, name: str, timeout_ms: int = 150) -> ProviderDef:
@@ -124,7 +124,7 @@ def test_per_provider_timeout_applies_before_budget(sim: ProviderSimulator, fano
 def test_trickling_provider_cannot_hold_the_call(sim: ProviderSimulator) -> None:
     """A body trickling one byte per 100 ms defeats per-socket timeouts, not our clock."""
     sim.configure("trickle", {"mode": "trickle", "segments": ["s"]})
-    caller = ProviderCaller(make_session())
+    caller = ProviderCaller(make_pool())
     with ThreadPoolExecutor(max_workers=2) as executor:
         fan = Fanout(executor, caller, http_hosts=("127.0.0.1",))
         started = time.monotonic()
@@ -186,11 +186,11 @@ def _engine(
     extras: dict[int, ProviderExtras] | None = None,
     breaker_clock: FakeClock | None = None,
     secrets: SecretResolver | None = None,
-    session: requests.Session | None = None,
+    pool: PoolManager | None = None,
 ) -> Fanout:
     table = extras or {}
     return Fanout(
-        executor, ProviderCaller(session or make_session()), http_hosts=("127.0.0.1",),
+        executor, ProviderCaller(pool or make_pool()), http_hosts=("127.0.0.1",),
         breakers=BreakerBoard(clock=breaker_clock or FakeClock()),
         limiter=QpsLimiter(),
         extras=lambda provider: table.get(provider.pid, NO_EXTRAS),
@@ -302,9 +302,9 @@ def test_stats_complete_when_collect_returns(sim: ProviderSimulator) -> None:
 def test_abandoned_calls_free_their_thread_and_pool_slot(sim: ProviderSimulator) -> None:
     sim.configure("a-hang", {"mode": "hang"})
     sim.configure("a-trickle", {"mode": "trickle", "segments": ["s" * 50]})
-    session = make_session(pool_size=2, hosts=4)
+    pool = make_pool(pool_size=2, hosts=4)
     with ThreadPoolExecutor(max_workers=2) as executor:
-        fan = _engine(executor, session=session)
+        fan = _engine(executor, pool=pool)
         for _ in range(3):  # more events than threads: a held thread would starve the next
             pending = fan.start([CallPlan(_provider(sim, 31, "a-hang", 2000), b"{}"),
                                  CallPlan(_provider(sim, 32, "a-trickle", 2000), b"{}")], 100)
@@ -316,7 +316,7 @@ def test_abandoned_calls_free_their_thread_and_pool_slot(sim: ProviderSimulator)
         for _ in range(3):  # cut by our own size cap, not by a urllib3 error
             outcome = fan.start([CallPlan(_provider(sim, 36, "a-huge"), b"{}")], 250).collect()
             assert outcome[0].detail == "body_too_large"
-    manager = session.get_adapter(sim.url).poolmanager
+    manager = pool
     pools = [manager.pools[key] for key in manager.pools.keys() if key.key_port == sim.port]
     assert len(pools) == 1 and pools[0].num_requests == 9
     assert pools[0].pool is not None and pools[0].pool.qsize() == 2  # every slot is back
@@ -359,7 +359,7 @@ def test_providers_expected_to_answer_last_are_started_first() -> None:
     stats = StatsRegistry()
     stats.record(Outcome(1, "fast", "answered", 10.0))
     stats.record(Outcome(2, "slow", "answered", 100.0))
-    fan = Fanout(RecordingExecutor(), ProviderCaller(make_session()),  # type: ignore[arg-type]
+    fan = Fanout(RecordingExecutor(), ProviderCaller(make_pool()),  # type: ignore[arg-type]
                  stats=stats)
     plans = [CallPlan(ProviderDef(pid, "p", 900, "https://p.example"), b"{}") for pid in (1, 2, 3)]
     fan.start(plans, 250)

@@ -19,7 +19,7 @@ from chalicelib.providers.secrets import SecretResolver
 from devtools.contract_check import check, main, sign
 from devtools.provider_sim import ProviderSimulator
 from examples.reference_provider import ReferenceProvider
-from tests.unit.loopback_session import make_session
+from tests.unit.loopback_session import make_pool
 
 SECRET = "ref-secret-1"
 
@@ -77,7 +77,7 @@ def test_engine_signs_what_the_reference_provider_verifies(reference: ReferenceP
     outcomes = []
     for secret in (SECRET, "not-the-secret"):
         with ThreadPoolExecutor(max_workers=1) as executor:
-            fan = Fanout(executor, ProviderCaller(make_session()), http_hosts=("127.0.0.1",),
+            fan = Fanout(executor, ProviderCaller(make_pool()), http_hosts=("127.0.0.1",),
                          extras=lambda p: extras,
                          secrets=SecretResolver(env={"REF_SECRET": secret}))
             outcomes.append(fan.start([CallPlan(provider, _request())], 250).collect()[0])

@@ -18,7 +18,9 @@ from chalicelib.providers.fanout import CallPlan, Fanout, ProviderCaller
 from chalicelib.providers.http_session import (
     AddressGuard,
     BlockedAddress,
+    BlockedAddressError,
     is_blocked_address,
+    make_pool,
     make_session,
 )
 from devtools.provider_sim import ProviderSimulator
@@ -92,7 +94,7 @@ def test_the_fanout_names_the_refusal_and_calls_nothing(sim: ProviderSimulator) 
     sim.configure("rebind", {"segments": ["s"]})
     before = sim.calls().get("rebind", 0)
     dns = FakeDns({"rebind.test": ["127.0.0.1"]})
-    caller = ProviderCaller(make_session(guard=AddressGuard(resolve=dns)))
+    caller = ProviderCaller(make_pool(guard=AddressGuard(resolve=dns)))
     with ThreadPoolExecutor(max_workers=2) as executor:
         # rebind.test may use plain http (the save-time rule), but not reach loopback.
         fanout = Fanout(executor, caller, http_hosts=("rebind.test",))
@@ -106,3 +108,33 @@ def test_the_default_session_exempts_nothing(sim: ProviderSimulator) -> None:
     with pytest.raises(requests.ConnectionError) as caught:
         make_session().post(f"http://127.0.0.1:{sim.port}/providers/x", data=b"{}", timeout=2)
     assert is_blocked_address(caught.value)
+
+
+# The providers' urllib3 pool (the API's path) holds the same guard as the S2S session above.
+
+
+def test_the_pool_calls_the_checked_address_after_one_lookup(sim: ProviderSimulator) -> None:
+    sim.configure("pinned-pool", {"segments": ["s"]})
+    dns = FakeDns({"pinned.test": ["127.0.0.1"]})
+    pool = make_pool(guard=AddressGuard(("127.0.0.1",), resolve=dns))
+    answer = pool.urlopen("POST", f"http://pinned.test:{sim.port}/providers/pinned-pool",
+                          body=b"{}", timeout=2)
+    assert answer.status == 200 and dns.lookups == ["pinned.test"]
+    assert sim.calls()["pinned-pool"] == 1
+
+
+def test_the_pool_never_connects_to_a_refused_name(sim: ProviderSimulator) -> None:
+    sim.configure("internal-pool", {"segments": ["s"]})
+    dns = FakeDns({"rebind.test": ["127.0.0.1"]})
+    with pytest.raises(BlockedAddressError) as caught:
+        make_pool(guard=AddressGuard(resolve=dns)).urlopen(
+            "POST", f"http://rebind.test:{sim.port}/providers/internal-pool", body=b"{}",
+            timeout=2)
+    assert is_blocked_address(caught.value)
+    assert sim.calls().get("internal-pool", 0) == 0
+
+
+def test_the_default_pool_exempts_nothing(sim: ProviderSimulator) -> None:
+    with pytest.raises(BlockedAddressError):
+        make_pool().urlopen("POST", f"http://127.0.0.1:{sim.port}/providers/x", body=b"{}",
+                            timeout=2)
