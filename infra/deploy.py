@@ -140,11 +140,18 @@ def write_stage_outputs(
     return written
 
 
+ADMIN_TOKEN_DESCRIPTION = "rtdcs admin API bearer token (admin-api.md, Auth)"
+BLOB_SECRET_DESCRIPTION = "rtdcs /id d_blob HMAC key (identity.md 1)"
+
+
 def ensure_admin_token(
-    ssm_client: Any, name: str, token_factory: Callable[[], str] = lambda: secrets.token_urlsafe(32)
+    ssm_client: Any, name: str,
+    token_factory: Callable[[], str] = lambda: secrets.token_urlsafe(32),
+    description: str = ADMIN_TOKEN_DESCRIPTION,
 ) -> bool:
-    """Create the admin token SecureString if it does not exist (never overwrites it).
-    True when it was created. CloudFormation cannot create SecureStrings, hence this step."""
+    """Create a random SecureString (the admin token, or another secret of its kind) if it
+    does not exist (never overwrites it). True when it was created. CloudFormation cannot
+    create SecureStrings, hence this step."""
     try:
         ssm_client.get_parameter(Name=name)
         return False
@@ -154,7 +161,7 @@ def ensure_admin_token(
         Name=name,
         Value=token_factory(),
         Type="SecureString",
-        Description="rtdcs admin API bearer token (admin-api.md, Auth)",
+        Description=description,
         Tags=[{"Key": "app", "Value": APP_NAME}],
     )
     return True
@@ -216,7 +223,8 @@ def deploy(
     environment = write_stage_outputs(stage, outputs, config_path)
     created = ensure_admin_token(ssm, outputs.get("admin_token_parameter")
                                  or admin_token_parameter(stage))
-    ensure_admin_token(ssm, id_blob_secret_parameter(stage))  # the same kind of secret
+    ensure_admin_token(ssm, id_blob_secret_parameter(stage),  # the same kind of secret
+                       description=BLOB_SECRET_DESCRIPTION)
     api = deployed_rest_api_id(stage, chalice_dir)
     if api:
         profile = STAGE_PROFILES.get(stage, StageProfile())

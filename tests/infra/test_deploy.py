@@ -137,6 +137,10 @@ def test_admin_token_is_a_secure_string_created_once(aws: dict[str, Any],
     assert not _deploy(aws, chalice_dir).token_created  # second run: stack updated, token kept
     again = ssm.get_parameter(Name="/rtdcs/prod/admin-token", WithDecryption=True)["Parameter"]
     assert again["Value"] == first["Value"]
+    described = {p["Name"]: p.get("Description", "") for p in ssm.describe_parameters()[
+        "Parameters"]}
+    assert "admin API" in described["/rtdcs/prod/admin-token"]
+    assert "d_blob" in described["/rtdcs/prod/id-blob-secret"]  # its own description
 
 
 def test_throttling_is_applied_to_the_deployed_api(aws: dict[str, Any],
