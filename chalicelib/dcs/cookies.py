@@ -27,6 +27,11 @@ def parse_cookie_header(header: str | None) -> dict[str, str]:
                 plain[name] = value  # the last of a repeated name, as SimpleCookie
         if not any(name.lower() in _ATTRIBUTES for name in plain):
             return plain
+    return parse_with_simple_cookie(header)
+
+
+def parse_with_simple_cookie(header: str) -> dict[str, str]:
+    """The general parser (and the fast path's reference: tests/unit/test_cookie_header.py)."""
     from http.cookies import CookieError, SimpleCookie
 
     jar: SimpleCookie = SimpleCookie()
