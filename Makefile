@@ -31,7 +31,7 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 
 # Reinstall only when a requirements file changed since the last install.
-$(STAMP): requirements.txt requirements-dev.txt | $(PY)
+$(STAMP): requirements.txt requirements-dev.txt requirements-insight.txt | $(PY)
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 

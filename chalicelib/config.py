@@ -183,11 +183,15 @@ class InsightSettings(NamedTuple):
 
     table: str
     stream_arn: str
+    # The insight-reports function the API invokes (chalicelib/insight/remote.py); empty:
+    # reports run in the API's own process (the local stack, tests).
+    reports_function: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "InsightSettings":
         env = os.environ if env is None else env
         return cls(
+            reports_function=env.get("RTDCS_INSIGHT_REPORTS_FUNCTION", ""),
             table=env.get("RTDCS_INSIGHT_TABLE") or "rtdcs-insight",
             # A placeholder until the stage names the stack's stream (python -m infra deploy;
             # infra/package.py wires the real one).

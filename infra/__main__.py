@@ -70,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
         report = steps.deploy(args.stage, clients["cloudformation"], clients["dynamodb"],
                               clients["ssm"], clients["apigateway"],
                               alarm_email=args.alarm_email,
-                              profiles_capacity=args.profiles_capacity)
+                              profiles_capacity=args.profiles_capacity,
+                              lambda_client=clients["lambda"])
         print(json.dumps({"outputs": report.outputs, "token_created": report.token_created,
                           "throttled_api": report.throttled_api}, indent=2))
         print(f"next: chalice deploy --stage {args.stage}"

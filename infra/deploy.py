@@ -17,7 +17,13 @@ from pathlib import Path
 from typing import Any, Callable
 
 from infra.bootstrap import settings_env, update_data_stack
-from infra.policies import APP_NAME, INSIGHT_FUNCTION, S2S_FUNCTION, SPOOL_FUNCTION
+from infra.policies import (
+    APP_NAME,
+    INSIGHT_FUNCTION,
+    REPORTS_FUNCTION,
+    S2S_FUNCTION,
+    SPOOL_FUNCTION,
+)
 
 CHALICE_DIR = Path(__file__).resolve().parent.parent / ".chalice"
 CONFIG_PATH = CHALICE_DIR / "config.json"
@@ -39,6 +45,10 @@ class StageProfile:
     # Sketch unions are CPU (and numpy's import): more memory is more CPU on Lambda.
     insight_memory_mb: int = 512
     insight_timeout_s: int = 60
+    # A report over 100 ids x 90 days unions many sketches (docs/insight.md): the admin API
+    # waits for it, so it gets the time an API call may take.
+    reports_memory_mb: int = 1024
+    reports_timeout_s: int = 25
     throttle_rate: float = 50.0  # API Gateway steady requests/s for the whole stage
     throttle_burst: int = 100
     # Behind a function URL (no request throttling of its own): the API function's reserved
@@ -70,8 +80,16 @@ def id_blob_secret_parameter(stage: str) -> str:
     return f"/{APP_NAME}/{stage}/id-blob-secret"
 
 
-def stage_config(stage: str, environment: dict[str, str] | None = None) -> dict[str, Any]:
-    """The stage's block of .chalice/config.json (functions, sizes, policies, settings)."""
+def reports_function_name(stage: str) -> str:
+    """What ``chalice deploy`` names the insight-reports function (and the template too)."""
+    return f"{APP_NAME}-{stage}-{REPORTS_FUNCTION}"
+
+
+def stage_config(stage: str, environment: dict[str, str] | None = None,
+                 insight_layer: str = "") -> dict[str, Any]:
+    """The stage's block of .chalice/config.json (functions, sizes, policies, settings).
+    ``insight_layer``: the DataSketches layer's version ARN (infra/layer.py), given to the
+    two insight functions."""
     profile = STAGE_PROFILES.get(stage, StageProfile())
     env = {
         "RTDCS_PROFILES_TABLE": f"{APP_NAME}-{stage}-profiles",
@@ -81,6 +99,7 @@ def stage_config(stage: str, environment: dict[str, str] | None = None) -> dict[
         "RTDCS_S2S_QUEUE_NAME": f"{APP_NAME}-{stage}-s2s",
         "RTDCS_INSIGHT_TABLE": f"{APP_NAME}-{stage}-insight",
         "RTDCS_CAPTURE_TABLE": f"{APP_NAME}-{stage}-capture",  # the console (docs/console.md)
+        "RTDCS_INSIGHT_REPORTS_FUNCTION": reports_function_name(stage),
         "RTDCS_ADMIN_TOKEN_PARAMETER": admin_token_parameter(stage),
         "RTDCS_IDENTITY_BLOB_SECRET_PARAMETER": id_blob_secret_parameter(stage),
         "RTDCS_RT_BUDGET_MS": "250",
@@ -90,6 +109,7 @@ def stage_config(stage: str, environment: dict[str, str] | None = None) -> dict[
         "POWERTOOLS_METRICS_NAMESPACE": APP_NAME,
     }
     env.update(environment or {})
+    layers = {"layers": [insight_layer]} if insight_layer else {}
     return {
         "api_gateway_stage": "api",
         "iam_policy_file": f"policy-{stage}.json",
@@ -112,13 +132,20 @@ def stage_config(stage: str, environment: dict[str, str] | None = None) -> dict[
                 "iam_policy_file": f"policy-{stage}-insight.json",
                 "lambda_memory_size": profile.insight_memory_mb,
                 "lambda_timeout": profile.insight_timeout_s,
+                **layers,
+            },
+            REPORTS_FUNCTION: {
+                "iam_policy_file": f"policy-{stage}-reports.json",
+                "lambda_memory_size": profile.reports_memory_mb,
+                "lambda_timeout": profile.reports_timeout_s,
+                **layers,
             },
         },
     }
 
 
 def write_stage_outputs(
-    stage: str, outputs: dict[str, str], path: Path = CONFIG_PATH
+    stage: str, outputs: dict[str, str], path: Path = CONFIG_PATH, insight_layer: str = ""
 ) -> dict[str, str]:
     """Put the stack's outputs into the stage's environment variables (other settings of the
     stage, e.g. cookie domain or CORS origins, are kept). Returns the variables written."""
@@ -128,7 +155,7 @@ def write_stage_outputs(
     env = dict(current.get("environment_variables", {}))
     written = settings_env(outputs, deployed=True)
     env.update(written)
-    block = stage_config(stage, env)
+    block = stage_config(stage, env, insight_layer)
     # Keep anything the operator added to the stage block by hand (e.g. a custom domain).
     merged = {**current, **{k: v for k, v in block.items() if k != "lambda_functions"}}
     functions = dict(current.get("lambda_functions", {}))
@@ -213,14 +240,24 @@ def deploy(
     alarm_email: str = "",
     poll_s: float = 5.0,
     profiles_capacity: str = "",
+    lambda_client: Any = None,
+    build_layer: Callable[[], Path] | None = None,
 ) -> DeployReport:
     """Step 1 of a deployment (see the module docstring). ``profiles_capacity``:
-    ``on-demand`` or ``provisioned`` (docs/deploy.md, "Cost"); empty keeps the stack's."""
+    ``on-demand`` or ``provisioned`` (docs/deploy.md, "Cost"); empty keeps the stack's.
+    Given a Lambda client, the insight layer (infra/layer.py; ``build_layer`` builds its zip)
+    is published when it changed and its ARN written for the insight functions."""
+    from infra import layer
+
     parameters = {"AlarmEmail": alarm_email} if alarm_email else {}
     if profiles_capacity:
         parameters["ProfilesCapacity"] = profiles_capacity
     outputs = update_data_stack(cfn, ddb, stack_name(stage), stage, parameters, poll_s=poll_s)
-    environment = write_stage_outputs(stage, outputs, config_path)
+    insight_layer = ""
+    if lambda_client is not None:
+        zip_path = (build_layer or layer.build)()
+        insight_layer = layer.publish(lambda_client, stage, zip_path, layer.requirements_digest())
+    environment = write_stage_outputs(stage, outputs, config_path, insight_layer)
     created = ensure_admin_token(ssm, outputs.get("admin_token_parameter")
                                  or admin_token_parameter(stage))
     ensure_admin_token(ssm, id_blob_secret_parameter(stage),  # the same kind of secret

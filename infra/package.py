@@ -33,6 +33,7 @@ from typing import Any
 
 import yaml  # type: ignore[import-untyped]
 
+from infra import layer
 from infra.bootstrap import TEMPLATE_PATH
 from infra.deploy import LOGGING_CONFIG, STAGE_PROFILES, StageProfile, admin_token_parameter
 
@@ -42,6 +43,9 @@ API_FUNCTION = "APIHandler"
 SPOOL_FUNCTION = "SpoolReplay"
 S2S_FUNCTION = "S2sDelivery"
 INSIGHT_FUNCTION = "InsightAggregator"
+REPORTS_FUNCTION = "InsightReports"
+INSIGHT_LAYER = "InsightLayer"
+INSIGHT_LAYER_FILE = "insight-layer.zip"
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -178,7 +182,8 @@ def package(stage: str, outdir: Path, env: dict[str, str] | None = None,
     template = json.loads(sam.read_text(encoding="utf-8"))
     template = apply_front_door(wire_insight_stream(wire_queues(template)), front_door,
                                 STAGE_PROFILES.get(stage, StageProfile()))
-    template = apply_logging_config(template)
+    template = apply_logging_config(add_insight_layer(template))
+    layer.copy_to(outdir, INSIGHT_LAYER_FILE)
     sam.write_text(json.dumps(template, indent=2) + "\n", encoding="utf-8")
     return sam
 
@@ -306,8 +311,34 @@ def insight_overlay() -> dict[str, Any]:
                     }
                 }
             },
+            REPORTS_FUNCTION: {
+                "Properties": {
+                    "Environment": {
+                        "Variables": {**insight, "RTDCS_CATALOG_TABLE": _ref("CatalogTable")}
+                    }
+                }
+            },
         }
     }
+
+
+def add_insight_layer(template: dict[str, Any]) -> dict[str, Any]:
+    """The DataSketches layer (infra/layer.py; its zip beside the template) for the two
+    insight functions, and the reports function under the name the API's policy and
+    ``RTDCS_INSIGHT_REPORTS_FUNCTION`` give it."""
+    resources = template["Resources"]
+    resources[INSIGHT_LAYER] = {"Type": "AWS::Serverless::LayerVersion", "Properties": {
+        "LayerName": {"Fn::Sub": "rtdcs-${Stage}-insight"},
+        "ContentUri": f"./{INSIGHT_LAYER_FILE}",
+        "CompatibleRuntimes": ["python3.11"],
+        "CompatibleArchitectures": ["arm64"],
+        "RetentionPolicy": "Delete",
+    }}
+    for name in (INSIGHT_FUNCTION, REPORTS_FUNCTION):
+        resources[name]["Properties"]["Layers"] = [_ref(INSIGHT_LAYER)]
+    resources[REPORTS_FUNCTION]["Properties"]["FunctionName"] = {
+        "Fn::Sub": "rtdcs-${Stage}-insight_reports"}
+    return template
 
 
 def wire_insight_stream(template: dict[str, Any]) -> dict[str, Any]:

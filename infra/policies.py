@@ -1,4 +1,4 @@
-"""Least-privilege IAM policies of the four Lambda functions, per stage.
+"""Least-privilege IAM policies of the five Lambda functions, per stage.
 
 ``chalice`` cannot derive them (``autogen_policy: false``: it only reads app.py), so they are
 written here once and rendered into ``.chalice/policy-<stage>[-<function>].json``
@@ -14,8 +14,9 @@ wildcards so one file serves any account.
   dead-letter queue; read SSM parameters under ``/rtdcs/<stage>/`` (destination secrets).
 * ``insight_aggregator``: read the profiles table's stream (its label is only known once the
   table exists: ``stream/*`` of that one table); read the catalog table; get and put the
-  insight table's items (docs/insight.md). The API handler only queries the insight table
-  (the reports).
+  insight table's items (docs/insight.md).
+* ``insight_reports``: read the catalog and query the insight table (the reports' math); the
+  API handler may invoke it and no longer reads the insight table itself.
 
 Each may write its own CloudWatch log group (EMF metrics travel in the logs, so no
 ``cloudwatch:PutMetricData``).
@@ -34,6 +35,7 @@ STAGES = ("dev", "prod")
 SPOOL_FUNCTION = "spool_replay"
 S2S_FUNCTION = "s2s_delivery"
 INSIGHT_FUNCTION = "insight_aggregator"  # chalicelib/routes/insight.py
+REPORTS_FUNCTION = "insight_reports"  # chalicelib/routes/insight.py (the reports' math)
 
 # Operations the stores use (chalicelib/store/*.py; TransactWriteItems needs the item-level
 # actions of its parts too, which are in the list).
@@ -94,8 +96,9 @@ def api_policy(stage: str) -> dict[str, Any]:
         },
         {
             "Effect": "Allow",
-            "Action": ["dynamodb:Query"],  # the /v1/reports/* answers
-            "Resource": [_table(stage, "insight")],
+            # the /v1/reports/* answers: computed by insight_reports (it carries DataSketches)
+            "Action": ["lambda:InvokeFunction"],
+            "Resource": [f"arn:aws:lambda:*:*:function:{APP_NAME}-{stage}-{REPORTS_FUNCTION}"],
         },
         {
             "Effect": "Allow",
@@ -175,6 +178,22 @@ def insight_policy(stage: str) -> dict[str, Any]:
     )
 
 
+def reports_policy(stage: str) -> dict[str, Any]:
+    return _policy(
+        _logs(f"{APP_NAME}-{stage}-{REPORTS_FUNCTION}"),
+        {
+            "Effect": "Allow",
+            "Action": ["dynamodb:GetItem", "dynamodb:Query"],  # ids known to the catalog
+            "Resource": [_table(stage, "catalog")],
+        },
+        {
+            "Effect": "Allow",
+            "Action": ["dynamodb:Query"],  # the day sketches of a report
+            "Resource": [_table(stage, "insight")],
+        },
+    )
+
+
 def policy_files(stage: str) -> dict[str, dict[str, Any]]:
     """File name (in .chalice/) -> policy document, for one stage."""
     return {
@@ -182,6 +201,7 @@ def policy_files(stage: str) -> dict[str, dict[str, Any]]:
         f"policy-{stage}-spool.json": spool_policy(stage),
         f"policy-{stage}-s2s.json": s2s_policy(stage),
         f"policy-{stage}-insight.json": insight_policy(stage),
+        f"policy-{stage}-reports.json": reports_policy(stage),
     }
 
 

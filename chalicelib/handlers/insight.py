@@ -2,14 +2,15 @@
 
 The aggregator (``insight_aggregator``, fed by the profile table's DynamoDB Stream; wired in
 ``chalicelib/routes/insight.py``) builds only what it uses: the insight table, the catalog
-(trait -> data source), metrics. Not the /event wiring. The report views run in the API
-function behind the admin API's auth (``handlers/admin.py``), loaded with the first call.
+(trait -> data source), metrics. Not the /event wiring. The report views are the API's,
+behind the admin API's auth (``handlers/admin.py``); deployed, their math runs in the
+``insight_reports`` function (:func:`serve_report`, ``chalicelib/insight/remote.py``).
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Mapping, NamedTuple
+from typing import Any, Mapping, NamedTuple
 
 from chalice import Response
 
@@ -75,22 +76,48 @@ def _record_metrics(metrics: Any, report: BatchReport) -> None:
     metrics.flush()
 
 
-# ---- reports (API function) ------------------------------------------------------------------
-ReportName = str
+# ---- reports ---------------------------------------------------------------------------------
+def _reports_catalog() -> CatalogCache:
+    settings = Settings.from_env()
+    return CatalogCache(CatalogRepository(table(settings.catalog_table)),
+                        settings.catalog_refresh_seconds)
 
 
-def report_view(name: ReportName, request: Any) -> Response:
-    from chalicelib.handlers.admin import admin_view, json_response  # the admin API's auth
+_reports_catalog_cache = EnvCached(_reports_catalog,
+                                   lambda: (Settings.from_env(), aws_endpoint_url()))
+
+
+def _lambda_client() -> Any:
+    from chalicelib.runtime import aws
+
+    return aws.client("lambda")
+
+
+_lambda = EnvCached(_lambda_client, lambda: (aws_endpoint_url(),))
+install_lambda_client = _lambda.install
+
+
+def serve_report(event: Mapping[str, Any]) -> dict[str, Any]:
+    """The insight-reports function (``insight_reports``): one report for the API."""
+    from chalicelib.insight.remote import answer
     from chalicelib.insight.reports import Reports, known_ids
 
+    reports = Reports(_reports_repository.get(), known_ids(_reports_catalog_cache.get().get()))
+    return answer(reports, event)
+
+
+def report_view(name: str, request: Any) -> Response:
+    from chalicelib.handlers.admin import admin_view, json_response  # the admin API's auth
+    from chalicelib.insight.remote import RemoteReports, run
+
     def view(services: Any, req: Any) -> Response:
+        query = dict(req.query_params or {})
+        function = InsightSettings.from_env().reports_function
+        if function:  # deployed: the function that carries DataSketches
+            return json_response(RemoteReports(_lambda.get(), function)(name, query))
+        from chalicelib.insight.reports import Reports, known_ids
+
         reports = Reports(_reports_repository.get(), known_ids(services.catalog.get()))
-        handlers: Mapping[str, Callable[[Mapping[str, str]], dict[str, Any]]] = {
-            "populations": reports.populations,
-            "trend": reports.trend,
-            "overlap": reports.overlap,
-            "datasources": reports.datasources,
-        }
-        return json_response(handlers[name](dict(req.query_params or {})))
+        return json_response(run(reports, name, query))
 
     return admin_view(request, view)

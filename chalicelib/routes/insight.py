@@ -43,6 +43,15 @@ def insight_aggregator(event: Any) -> dict[str, int]:
     return aggregate(event)
 
 
+@insight.lambda_function(name="insight_reports")
+def insight_reports(event: Any, context: Any) -> dict[str, Any]:
+    """The reports' math, invoked by the API (chalicelib/insight/remote.py): it carries the
+    DataSketches layer, so the API function does not."""
+    from chalicelib.handlers.insight import serve_report
+
+    return serve_report(event)
+
+
 def _register(name: str) -> None:
     def view() -> Response:
         from chalicelib.handlers.insight import report_view

@@ -254,3 +254,36 @@ def test_stage_config_matches_its_source(stage: str) -> None:
     assert env["POWERTOOLS_SERVICE_NAME"] == f"rtdcs-{stage}"
     assert env["RTDCS_METRICS_WINDOW_S"] == expected["environment_variables"][
         "RTDCS_METRICS_WINDOW_S"] == "10"
+
+
+def test_deploy_publishes_the_insight_layer_once_per_build(aws: dict[str, Any],
+                                                           chalice_dir: Path,
+                                                           tmp_path: Path) -> None:
+    """DataSketches and numpy ride in a layer of the two insight functions only (infra/layer.py);
+    the API function's package does not carry them."""
+    import zipfile
+
+    zip_path = tmp_path / "layer.zip"
+    with zipfile.ZipFile(zip_path, "w") as layer_zip:
+        layer_zip.writestr("python/datasketches/__init__.py", "")
+    lambda_client = boto3.client("lambda", region_name=REGION)
+
+    def deploy_with_layer() -> dict[str, Any]:
+        steps.deploy("prod", aws["cloudformation"], aws["dynamodb"], aws["ssm"],
+                     aws["apigateway"], config_path=chalice_dir / "config.json",
+                     chalice_dir=chalice_dir, poll_s=0.05, lambda_client=lambda_client,
+                     build_layer=lambda: zip_path)
+        config = json.loads((chalice_dir / "config.json").read_text())["stages"]["prod"]
+        return dict(config)
+
+    first = deploy_with_layer()
+    functions = first["lambda_functions"]
+    arn = functions["insight_aggregator"]["layers"][0]
+    assert functions["insight_reports"]["layers"] == [arn] and ":layer:rtdcs-prod-insight:" in arn
+    assert "layers" not in first and "layers" not in functions["spool_replay"]
+    assert first["environment_variables"]["RTDCS_INSIGHT_REPORTS_FUNCTION"] == (
+        "rtdcs-prod-insight_reports")
+    second = deploy_with_layer()  # the same requirements: no new version
+    assert second["lambda_functions"]["insight_reports"]["layers"] == [arn]
+    versions = lambda_client.list_layer_versions(LayerName="rtdcs-prod-insight")["LayerVersions"]
+    assert len(versions) == 1

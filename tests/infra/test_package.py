@@ -54,7 +54,7 @@ def test_one_stack_with_app_and_data(packaged: tuple[Path, dict[str, Any]]) -> N
     assert resources["SpoolReplay"]["Properties"]["Timeout"] == 60
     functions = [r["Properties"] for r in resources.values()
                  if r["Type"] == "AWS::Serverless::Function"]
-    assert len(functions) == 4  # API, spool, S2S, insight: Lambda's platform lines off in all
+    assert len(functions) == 5  # API, spool, S2S, insight, reports: no platform lines in any
     assert all(f["LoggingConfig"] == {"LogFormat": "JSON", "ApplicationLogLevel": "INFO",
                                       "SystemLogLevel": "WARN"} for f in functions)
 
@@ -180,11 +180,42 @@ def test_every_function_is_arm64_with_aarch64_wheels(
     functions = {name: r["Properties"] for name, r in packaged[1]["Resources"].items()
                  if r["Type"] == "AWS::Serverless::Function"}
     assert functions and all(p["Architectures"] == ["arm64"] for p in functions.values())
+    for zip_name, expected in (("deployment.zip", "regex/_regex"),
+                               ("insight-layer.zip", "python/_datasketches")):
+        archive = zipfile.ZipFile(packaged[0].parent / zip_name)
+        compiled = [n for n in archive.namelist() if n.endswith(".so")]
+        assert any(expected in n for n in compiled), compiled
+        # By the ELF header (e_machine 183 = AArch64): vendored libraries such as numpy.libs/
+        # libscipy_openblas64_-*.so carry no architecture in their names.
+        machines = {n: int.from_bytes(archive.open(n).read(20)[18:20], "little")
+                    for n in compiled}
+        assert compiled and all(m == 183 for m in machines.values()), machines
+
+
+def test_datasketches_ride_in_the_insight_functions_layer_only(
+    packaged: tuple[Path, dict[str, Any]]
+) -> None:
+    """The API function's package no longer carries DataSketches and numpy (49 MB): the two
+    insight functions get them from a layer, and the API invokes insight_reports."""
+    import zipfile
+
+    resources = packaged[1]["Resources"]
     names = zipfile.ZipFile(packaged[0].parent / "deployment.zip").namelist()
-    compiled = [n for n in names if n.endswith(".so")]
-    assert any("regex/_regex" in n for n in compiled), compiled
-    # By the ELF header (e_machine 183 = AArch64): vendored libraries such as numpy.libs/
-    # libscipy_openblas64_-*.so carry no architecture in their names.
-    archive = zipfile.ZipFile(packaged[0].parent / "deployment.zip")
-    machines = {n: int.from_bytes(archive.open(n).read(20)[18:20], "little") for n in compiled}
-    assert compiled and all(m == 183 for m in machines.values()), machines
+    assert not [n for n in names if n.startswith(("numpy", "datasketches", "_datasketches"))]
+    layer = resources["InsightLayer"]
+    assert layer["Type"] == "AWS::Serverless::LayerVersion"
+    assert layer["Properties"]["ContentUri"] == "./insight-layer.zip"
+    assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
+    layer_names = zipfile.ZipFile(packaged[0].parent / "insight-layer.zip").namelist()
+    assert any(n.startswith("python/numpy/") for n in layer_names)
+    assert any(n.startswith("python/datasketches") for n in layer_names)
+    for name, resource in resources.items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        expected = [{"Ref": "InsightLayer"}] if name.startswith("Insight") else None
+        assert resource["Properties"].get("Layers") == expected, name
+    reports = resources["InsightReports"]["Properties"]
+    assert reports["FunctionName"] == {"Fn::Sub": "rtdcs-${Stage}-insight_reports"}
+    assert reports["Handler"] == "chalicelib.routes.insight.insight_reports"
+    api_env = resources["APIHandler"]["Properties"]["Environment"]["Variables"]
+    assert api_env["RTDCS_INSIGHT_REPORTS_FUNCTION"] == "rtdcs-prod-insight_reports"

@@ -113,3 +113,57 @@ def test_report_errors(client: Any, admin: Admin, stream: _Stream) -> None:  # n
     assert admin.get("/v1/reports/overlap?a=segment:5001").status == 400
     ok = admin.get("/v1/reports/populations?kind=trait&ids=1001&windows=today,90")
     assert ok.status == 200 and set(ok.json["items"][0]["windows"]) == {"today", "90"}
+
+
+class _ReportsFunction:
+    """A Lambda client whose ``invoke`` runs the app's ``insight_reports`` function in-process
+    (Chalice's test client), with botocore's Stubber checking each request against the
+    Lambda model first."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.calls: list[dict[str, Any]] = []
+
+    def invoke(self, **params: Any) -> dict[str, Any]:
+        import io
+
+        from botocore.stub import Stubber
+
+        real = boto3.client("lambda", region_name="us-east-1")
+        with Stubber(real) as stub:
+            stub.add_response("invoke", {"StatusCode": 200}, params)
+            real.invoke(**params)
+        event = json.loads(params["Payload"])
+        self.calls.append(event)
+        payload = self.client.lambda_.invoke("insight_reports", event).payload
+        return {"StatusCode": 200, "Payload": io.BytesIO(json.dumps(payload).encode())}
+
+
+def test_deployed_reports_run_in_the_insight_reports_function(
+        client: Any, admin: Admin, stream: _Stream,  # noqa: F811
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The API function carries no DataSketches when deployed: it invokes insight_reports
+    (chalicelib/insight/remote.py), with the same answers and errors as in-process."""
+    from chalicelib.handlers import insight as handler
+
+    for _ in range(3):
+        _event(client)
+    stream.drain()
+    queries = ["/v1/reports/populations?kind=trait&ids=1001&windows=1,30",
+               "/v1/reports/overlap?a=segment:5001&b=trait:2001&window=30",
+               "/v1/reports/populations?kind=trait&ids=777",
+               "/v1/reports/trend?kind=segment&id=5001&days=91"]
+    local = [admin.get(q) for q in queries]
+    function = _ReportsFunction(client)
+    handler.install_lambda_client(function)
+    monkeypatch.setenv("RTDCS_INSIGHT_REPORTS_FUNCTION", "rtdcs-test-insight_reports")
+    try:
+        remote = [admin.get(q) for q in queries]
+    finally:
+        handler.install_lambda_client(None)
+    assert len(function.calls) == len(queries)
+    assert function.calls[0] == {"report": "populations",
+                                 "query": {"kind": "trait", "ids": "1001", "windows": "1,30"}}
+    assert [a.status for a in remote] == [a.status for a in local] == [200, 200, 404, 400]
+    assert [a.json for a in remote] == [a.json for a in local]
+    assert remote[0].json["items"][0]["windows"]["1"]["uniques"] == 3
