@@ -30,7 +30,9 @@ _ERROR_CODES = {
     "409": "Conflict: in_use, duplicate, id_reserved, concurrent_change",
     "413": f"Body larger than {MAX_BODY_BYTES} bytes (payload_too_large)",
     "415": "Body is not application/json (unsupported_media_type)",
-    "503": "Storage or token store unavailable (storage_unavailable, auth_unavailable)",
+    "502": "The insight reports function failed (insight_failed)",
+    "503": "Storage, token store or the insight reports function unavailable "
+           "(storage_unavailable, auth_unavailable, insight_unavailable)",
 }
 
 
@@ -375,7 +377,8 @@ _SET_PARAMS = [{"name": name, "in": "query", "required": name != "c",
 
 def _reports_paths() -> dict[str, Any]:
     """Audience insight (docs/insight.md): estimates with 95 % bounds, from day sketches."""
-    errors = {s: _error(s) for s in ("400", "401", "404", "503")}
+    # 502/503: the insight_reports function failed or could not be called (insight/remote.py)
+    errors = {s: _error(s) for s in ("400", "401", "404", "502", "503")}
     return {
         f"{REPORTS_PREFIX}/populations": {"get": {
             "operationId": "getPopulations", "tags": ["Reports"],
