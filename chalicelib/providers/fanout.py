@@ -24,7 +24,7 @@ stats and the breaker, so both are complete when ``collect`` returns.
 
 import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ALL_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Callable, NamedTuple, Sequence
 from urllib.parse import urlsplit
 
@@ -212,12 +212,14 @@ class PendingFanout:
         self.immediate: list[Outcome] = [] if immediate is None else immediate
 
     def collect(self) -> list[Outcome]:
-        pending = {future for _, future in self.calls.values()}
-        while pending:
+        # One wait for all the calls, bounded by the deadline: the event is woken once, when
+        # the last call ends, not once per call (each wake-up installs waiters on every
+        # future still pending and switches threads: CPU on every event, issue 17).
+        if self.calls:
             remaining = self.deadline - self.clock()
-            if remaining <= 0:
-                break
-            _, pending = wait(pending, timeout=remaining, return_when=FIRST_COMPLETED)
+            if remaining > 0:
+                wait([future for _, future in self.calls.values()], timeout=remaining,
+                     return_when=ALL_COMPLETED)
         outcomes = list(self.immediate)
         for pid, (call, future) in self.calls.items():
             if future.done() and not future.cancelled():

@@ -51,7 +51,10 @@ def cache_user_agent(made: Any) -> Any:
     creator = getattr(made, "_user_agent_creator", None)
     if creator is None or getattr(creator, "_rtdcs_cached", False):
         return made
-    from botocore.context import get_context
+    try:
+        from botocore.context import get_context
+    except ImportError:  # a botocore older than the Lambda runtime's of 2025: build per call
+        return made
 
     build = creator.to_string
     built: dict[frozenset[str], str] = {}

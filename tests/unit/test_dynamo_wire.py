@@ -154,3 +154,16 @@ def test_the_cached_user_agent_is_botocores_for_each_feature_set(clients: None) 
         assert with_feature == fresh() and with_feature != UserAgentString.to_string(
             aws.client("dynamodb")._user_agent_creator)
     assert creator.to_string() == fresh()  # the context's feature is gone again
+
+
+def test_plain_clients_skip_botocores_parameter_check_the_resource_keeps_it(
+    clients: None,
+) -> None:
+    from botocore.validate import ParamValidationDecorator
+
+    def checks(client: Any) -> bool:  # botocore wraps the serializer in the check
+        return isinstance(client._serializer, ParamValidationDecorator)
+
+    assert not checks(dynamo.write_table("profiles").meta.client)
+    assert not checks(dynamo.profile_table("profiles")._client)
+    assert checks(dynamo.table("profiles").meta.client)
