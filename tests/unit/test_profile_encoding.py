@@ -55,6 +55,35 @@ def test_guard_round_trips_in_applied_order(entries: list[tuple[int, str]], sinc
     assert decoded.entries == entries and decoded.since == since
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from([0, 1, 63, 64, 65, 8191, 8192, 8193, 70_000, -1, -64,
+                                           -5000]),
+                          st.one_of(st.text(max_size=12),
+                                    st.sampled_from(["AAAAAAAAAAA=", "AAAAAAAAAAB=",
+                                                     "AAAAAAAAAA==", "AAAAAAAAAAAA",
+                                                     "AAAAAAAAAA8=", "/+/+/+/+/+w="]),
+                                    st.binary(min_size=8, max_size=8).map(
+                                        lambda b: __import__("base64").b64encode(b).decode()))),
+                max_size=70))
+def test_guard_round_trips_with_close_times_and_near_raw_ids(
+        steps: list[tuple[int, str]]) -> None:
+    # Events seconds to hours apart (1-3 byte deltas, the inline decode path) and ids that
+    # look like, but are not, canonical 8-byte base64 (stored as text, read back unchanged).
+    when, entries = NOW, []
+    for step, event_id in steps:
+        when -= step
+        entries.append((when, event_id))
+    blob = encode_guard(Guard(entries, 5))
+    decoded = decode_guard(blob)
+    assert decoded.entries == entries and decoded.since == 5
+    for cut in range(1, len(blob)):  # every truncation is refused, none misread
+        try:
+            decode_guard(blob[:cut])
+        except CorruptBlob:
+            continue
+        raise AssertionError(f"truncated at {cut} decoded")
+
+
 def test_a_trait_realized_once_costs_a_few_bytes_and_ten_thousand_with_three_fit() -> None:
     one = {sid: Realizations([NOW - sid], 1) for sid in range(1000, 11_000)}
     assert len(encode_traits(one)) < 10_000 * 6

@@ -63,6 +63,24 @@ def test_forwarded_signals_match_patterns_exactly() -> None:
     assert forwarded_signals(["c_*"], {"c_a": ["1"], "cx": ["2"], "p_c": ["3"]}) == {"c_a": ["1"]}
 
 
+def test_forwarded_signals_agree_with_fnmatchcase_and_compile_each_pattern_set_once() -> None:
+    import fnmatch
+
+    from chalicelib.providers.messages import _patterns_matcher
+
+    keys = ["c_a", "C_a", "c_", "cx", "h_referer", "h_ref", "a.b", "a(b", "x?", "p_c", "", "c_\n"]
+    signals = {key: [key] for key in keys}
+    for patterns in ([], ["c_*"], ["c_*", "h_referer"], ["?_*", "a.b"], ["[ch]_*"], ["a(b"],
+                     ["[!c]*"], ["*"], ["", "x?"]):
+        expected = {k: [k] for k in keys
+                    if not k.startswith("p_") and any(fnmatch.fnmatchcase(k, p) for p in patterns)}
+        assert forwarded_signals(patterns, signals) == expected, patterns
+    _patterns_matcher.cache_clear()
+    for _ in range(3):
+        forwarded_signals(("c_*", "h_referer"), signals)
+    assert _patterns_matcher.cache_info().misses == 1  # one compile for a provider's patterns
+
+
 def test_parse_native_answer() -> None:
     answer = parse_answer(200, b'{"Segments":[{"Segment_ID":"77","Status":1},'
                                b'{"Segment_ID":12,"Status":0}],"ttl_seconds":600}', None)
