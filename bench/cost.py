@@ -112,6 +112,19 @@ class Model:
         name = f"dynamodb_{kind}_request_unit_per_million"
         return _p(name), name
 
+    def _dynamodb(self, key: str, ddb: dict[str, Any], kind: str,
+                  operation: str) -> dict[str, Any]:
+        """The read (``kind`` "read", GetItem) or write ("write", PutItem) request units."""
+        units = f"{kind}_units"
+        price, price_name = self._request_unit_price(kind)
+        item = {"usd_per_million": ddb[units] * price,
+                "usage_per_event": {units: ddb[units], operation: ddb[operation],
+                                    f"{kind}_item_bytes": ddb[f"{kind}_item_bytes"]},
+                "from": [f"{key}.dynamodb_per_event.{units}"], "price": price_name}
+        if self.capacity == "provisioned":
+            item["assumption"] = ["provisioned_utilization"]
+        return item
+
     def _logs(self, key: str, logs: dict[str, Any],
               emf: tuple[float, float, float]) -> dict[str, Any]:
         """The event's own line (without the EMF document), its share of the window's EMF
@@ -158,10 +171,6 @@ class Model:
         billed_ms = math.ceil(duration_ms)
         gb_s = memory_mb / 1024 * billed_ms / 1000
         gb_s_price = _p(ARCHES[arch])
-        read_price, read_price_name = self._request_unit_price("read")
-        write_price, write_price_name = self._request_unit_price("write")
-        capacity_assumption = ({"assumption": ["provisioned_utilization"]}
-                               if self.capacity == "provisioned" else {})
         items: dict[str, dict[str, Any]] = {
             "lambda_requests": {
                 "usd_per_million": _p("lambda_requests_per_million"),
@@ -185,20 +194,8 @@ class Model:
                 "usage_per_event": f"{self.cold_starts} cold starts per million x "
                                    f"{self.init_ms} ms",
                 "assumption": ["cold_starts_per_million", "init_ms"], "price": ARCHES[arch]},
-            "dynamodb_reads": {
-                "usd_per_million": ddb["read_units"] * read_price,
-                "usage_per_event": {"read_units": ddb["read_units"],
-                                    "get_item": ddb["get_item"],
-                                    "read_item_bytes": ddb["read_item_bytes"]},
-                "from": [f"{key}.dynamodb_per_event.read_units"],
-                "price": read_price_name, **capacity_assumption},
-            "dynamodb_writes": {
-                "usd_per_million": ddb["write_units"] * write_price,
-                "usage_per_event": {"write_units": ddb["write_units"],
-                                    "put_item": ddb["put_item"],
-                                    "write_item_bytes": ddb["write_item_bytes"]},
-                "from": [f"{key}.dynamodb_per_event.write_units"],
-                "price": write_price_name, **capacity_assumption},
+            "dynamodb_reads": self._dynamodb(key, ddb, "read", "get_item"),
+            "dynamodb_writes": self._dynamodb(key, ddb, "write", "put_item"),
             "sqs": {
                 "usd_per_million": figures["s2s_messages_per_event"] * 3
                 * _p("sqs_standard_per_million"),

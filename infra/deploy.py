@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from infra import layer
 from infra.bootstrap import settings_env, update_data_stack
 from infra.policies import (
     APP_NAME,
@@ -247,8 +248,6 @@ def deploy(
     ``on-demand`` or ``provisioned`` (docs/deploy.md, "Cost"); empty keeps the stack's.
     Given a Lambda client, the insight layer (infra/layer.py; ``build_layer`` builds its zip)
     is published when it changed and its ARN written for the insight functions."""
-    from infra import layer
-
     parameters = {"AlarmEmail": alarm_email} if alarm_email else {}
     if profiles_capacity:
         parameters["ProfilesCapacity"] = profiles_capacity

@@ -35,10 +35,14 @@ def _repository() -> InsightRepository:
     return InsightRepository(table(InsightSettings.from_env().table))
 
 
-def build_runtime() -> InsightRuntime:
+def _catalog_cache() -> CatalogCache:
     settings = Settings.from_env()
-    catalog = CatalogCache(CatalogRepository(table(settings.catalog_table)),
-                           settings.catalog_refresh_seconds)
+    return CatalogCache(CatalogRepository(table(settings.catalog_table)),
+                        settings.catalog_refresh_seconds)
+
+
+def build_runtime() -> InsightRuntime:
+    catalog = _catalog_cache()
     aggregator = Aggregator(_repository(), lambda: catalog_sources(catalog.get()))
     return InsightRuntime(aggregator, observability.metrics())
 
@@ -77,13 +81,7 @@ def _record_metrics(metrics: Any, report: BatchReport) -> None:
 
 
 # ---- reports ---------------------------------------------------------------------------------
-def _reports_catalog() -> CatalogCache:
-    settings = Settings.from_env()
-    return CatalogCache(CatalogRepository(table(settings.catalog_table)),
-                        settings.catalog_refresh_seconds)
-
-
-_reports_catalog_cache = EnvCached(_reports_catalog,
+_reports_catalog_cache = EnvCached(_catalog_cache,
                                    lambda: (Settings.from_env(), aws_endpoint_url()))
 
 

@@ -1,14 +1,17 @@
 """Structured logs and CloudWatch metrics (EMF, chalicelib/runtime/emf.py), created lazily.
 
-* :func:`event_done` is called once per ``/event``: it writes **one** JSON line, the event's
-  CloudWatch EMF document (namespace ``rtdcs``, dimension ``service``) carrying the event's
-  log fields beside its metrics (EMF keeps extra properties as searchable log data). The
-  fields are compact: tid, uuid, counts, providers, errors, a non-default privacy decision;
-  the signals, traits and segments themselves only on a sampled share of events
-  (``RTDCS_LOG_DETAIL_RATE``, default 1 %; 100 % on the local stage). Sanitized: no ``p_``
-  key or value anywhere, no secret. Issue 17: 2.1 KB of log per event became ~0.6 KB.
+* :func:`event_done` is called once per ``/event``: it writes **one** JSON line with the
+  event's log fields, and, when the metrics window closes (:class:`MetricsSink`,
+  ``RTDCS_METRICS_WINDOW_S``; every event when it is 0), the CloudWatch EMF document
+  (namespace ``rtdcs``, dimension ``service``) of what the window held beside them (EMF
+  keeps extra properties as searchable log data). The fields are compact: tid, uuid, counts,
+  providers, errors, a non-default privacy decision; the signals, traits and segments
+  themselves only on a sampled share of events (``RTDCS_LOG_DETAIL_RATE``, default 1 %; 100 %
+  on the local stage). Sanitized: no ``p_`` key or value anywhere, no secret. Issue 17: 2.1 KB
+  of log per event became ~0.25 KB.
 * :func:`metrics` is the process-wide sink other layers count into (profile writes, spool).
-  Counts accumulate until the next flush (the end of the event or of a queue batch).
+  Counts accumulate until the next flush (the window's end in /event's container, the end of
+  a queue or stream batch elsewhere).
 
 Nothing is built at import time: the sink and observer are created on first use. Names come
 from the variables Powertools for AWS Lambda defined, kept so deployments need no change:
@@ -258,7 +261,8 @@ class EventLike(Protocol):
 
 
 class EventObserver:
-    """Writes the event's one line: its EMF metrics and its compact log fields."""
+    """Writes the event's one line: its compact log fields, with the window's EMF document
+    when the window closes."""
 
     def __init__(
         self,

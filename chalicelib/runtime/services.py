@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -53,6 +53,7 @@ def is_throttle(exc: BaseException) -> bool:
 _PROVIDER_THREADS = 32
 
 _lock = threading.Lock()
+T = TypeVar("T")
 _services: "Services | None" = None
 _services_key: Any = None
 _installed: "Services | None" = None
@@ -138,44 +139,48 @@ class Services:
             self._admin_tokens = _container_admin_tokens()
         return self._admin_tokens
 
+    def _built(self, attribute: str, build: Callable[[], T]) -> T:
+        """The service in ``attribute``, built on first use; double-checked, so a second
+        thread uses the first one's service."""
+        value: T | None = getattr(self, attribute)
+        if value is None:
+            with _lock:
+                value = getattr(self, attribute)
+                if value is None:
+                    value = build()
+                    setattr(self, attribute, value)
+        return value
+
     @property
     def id_sync(self) -> "IdSync":
         """/ibs's service, built on its first call."""
-        if self._id_sync is None:
+        def build() -> "IdSync":
             from chalicelib.identity.idsync import IdSync
 
-            with _lock:  # double-checked: a second thread uses the first one's service
-                if self._id_sync is None:
-                    self._id_sync = IdSync(self.settings, self.catalog, self.profiles,
-                                           self.idmap, time.time, STORAGE_ERRORS)
-        return self._id_sync
+            return IdSync(self.settings, self.catalog, self.profiles, self.idmap, time.time,
+                          STORAGE_ERRORS)
+        return self._built("_id_sync", build)
 
     @property
     def opt_out(self) -> "OptOut":
         """/optout's service, built on its first call."""
-        if self._opt_out is None:
+        def build() -> "OptOut":
             from chalicelib.privacy.optout import OptOut
 
-            with _lock:
-                if self._opt_out is None:
-                    self._opt_out = OptOut(
-                        self.settings.cookie_uuid_name, self.catalog, self.profiles,
-                        self.idmap, time.time, STORAGE_ERRORS, self._s2s,
-                        self.settings.dcs_region)
-        return self._opt_out
+            return OptOut(self.settings.cookie_uuid_name, self.catalog, self.profiles,
+                          self.idmap, time.time, STORAGE_ERRORS, self._s2s,
+                          self.settings.dcs_region)
+        return self._built("_opt_out", build)
 
     @property
     def id_service(self) -> "IdService":
         """/id's service, built on its first call."""
-        if self._id_service is None:
+        def build() -> "IdService":
             from chalicelib.identity.id_service import IdService
 
-            with _lock:  # double-checked: a second thread uses the first one's service
-                if self._id_service is None:
-                    self._id_service = IdService(
-                        self.settings, self.catalog, self.profiles, self.idmap, _blob_sign,
-                        time.time, STORAGE_ERRORS, is_throttle)
-        return self._id_service
+            return IdService(self.settings, self.catalog, self.profiles, self.idmap,
+                             _blob_sign, time.time, STORAGE_ERRORS, is_throttle)
+        return self._built("_id_service", build)
 
 
 def _provider_runtime(exempt: tuple[str, ...]) -> tuple[ThreadPoolExecutor, ProviderCaller]:

@@ -78,8 +78,8 @@ def test_deploy_writes_the_stack_outputs_into_the_stage(aws: dict[str, Any],
     assert report.throttled_api is None  # nothing deployed yet
 
 
-def test_profiles_capacity_is_chosen_once_and_kept(aws: dict[str, Any],
-                                                   chalice_dir: Path) -> None:
+def test_profiles_capacity_is_chosen_per_stage(aws: dict[str, Any],
+                                               chalice_dir: Path) -> None:
     _deploy(aws, chalice_dir, "dev")
     steps.deploy("prod", aws["cloudformation"], aws["dynamodb"], aws["ssm"], aws["apigateway"],
                  config_path=chalice_dir / "config.json", chalice_dir=chalice_dir, poll_s=0.05,
