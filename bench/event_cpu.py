@@ -159,6 +159,11 @@ def build_catalog(size: str, seed: int) -> dict[str, Any]:
 # ---- DynamoDB on the wire, in memory -----------------------------------------------------------
 
 
+class _HttpAnswer:
+    def __init__(self, status: int, headers: dict[str, str], data: bytes) -> None:
+        self.status, self.headers, self.data = status, headers, data
+
+
 class _Raw:
     def __init__(self, body: bytes) -> None:
         self._body = body
@@ -227,17 +232,30 @@ class WireDynamo:
     def _answer(self, request: Any) -> Any:
         from botocore.awsrequest import AWSResponse
 
-        target = request.headers.get("X-Amz-Target")
+        status, headers, data = self._respond(request.headers.get("X-Amz-Target"),
+                                              request.body)
+        return AWSResponse(request.url, status, headers, _Raw(data))
+
+    def urlopen(self, method: str, url: str, body: bytes = b"",
+                headers: dict[str, str] | None = None, **_: Any) -> Any:
+        """The ``http`` wire's pool (``chalicelib.store.dynamo_http``): the same answers."""
+        started = time.thread_time()
+        try:
+            status, answer_headers, data = self._respond((headers or {})["X-Amz-Target"], body)
+            return _HttpAnswer(status, answer_headers, data)
+        finally:
+            self.own_s += time.thread_time() - started
+
+    def _respond(self, target: Any, body: Any) -> tuple[int, dict[str, str], bytes]:
         target = target.decode() if isinstance(target, bytes) else target
         operation = target.rsplit(".", 1)[-1]
-        body = request.body
         body = body.decode() if isinstance(body, bytes) else (body or "{}")
         handler = getattr(self, "_" + operation, None)
         if handler is None:
             raise AssertionError(f"bench: unexpected DynamoDB {operation}")
         status, payload = handler(json.loads(body))
         headers = {"content-type": "application/x-amz-json-1.0", "x-amzn-requestid": "bench"}
-        return AWSResponse(request.url, status, headers, _Raw(json.dumps(payload).encode()))
+        return status, headers, json.dumps(payload).encode()
 
     def _key(self, key: dict[str, Any]) -> str:
         return json.dumps(key, sort_keys=True)
@@ -356,7 +374,12 @@ def build_container(catalog_path: Path) -> dict[str, Any]:
     from chalicelib.providers.messages import parse_answer
     from chalicelib.runtime import observability, services
     from chalicelib.runtime.catalog_cache import CatalogCache
-    from chalicelib.store.dynamo import dynamodb_resource, profile_table, write_table
+    from chalicelib.store.dynamo import (
+        dynamodb_resource,
+        profile_table,
+        wire_name,
+        write_table,
+    )
     from chalicelib.store.idmap import IdMapRepository
     from chalicelib.store.profiles import ProfileRepository, WritePolicy
 
@@ -387,8 +410,11 @@ def build_container(catalog_path: Path) -> dict[str, Any]:
     emf_lines: list[str] = []
     sink = observability.MetricsSink(emit=emf_lines.append)
     observability.install(observability.EventObserver(sink, stream=log_stream))
-    profiles = ProfileRepository(profile_table(settings.profiles_table),
-                                 write_table=write_table(settings.profiles_table),
+    # The wire RTDCS_DYNAMODB_WIRE picks (``http`` here: an endpoint is set), answered from
+    # memory either way.
+    pool = wire if wire_name() == "http" else None
+    profiles = ProfileRepository(profile_table(settings.profiles_table, pool),
+                                 write_table=write_table(settings.profiles_table, pool),
                                  spool=None, metrics=sink,
                                  policy=WritePolicy(budget_s=settings.rt_budget_ms / 1000 + 0.35))
     idmap = IdMapRepository(dynamodb_resource(), settings.idmap_table)

@@ -32,6 +32,13 @@ def client(service: str, config: Any = None) -> Any:
         return cache_user_agent(_shared_session().client(service, config=config))
 
 
+def credentials() -> Any:
+    """The session's botocore credentials (None when there are none); their
+    ``get_frozen_credentials()`` refreshes them as botocore's clients do."""
+    with _lock:
+        return _shared_session().get_credentials()
+
+
 def resource(service: str, config: Any = None) -> Any:
     with _lock:
         made = _shared_session().resource(service, config=config)

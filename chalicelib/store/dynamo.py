@@ -8,10 +8,24 @@
 
 The endpoint comes from botocore's own ``AWS_ENDPOINT_URL`` / ``AWS_ENDPOINT_URL_DYNAMODB``
 variables, so the local stack and tests point at moto without code of ours.
+
+The profile path's ``get_item``/``put_item`` (``WireTable``) go through one of two wires,
+``RTDCS_DYNAMODB_WIRE``:
+
+* ``http``: ``dynamo_http.DynamoHttpClient``, the same requests without botocore's
+  per-request machinery (~1 ms of CPU per event less; issue 17), on botocore's endpoint,
+  region and credentials;
+* ``botocore``: the plain botocore clients;
+* ``auto`` (the default): ``http`` inside Lambda (``AWS_LAMBDA_FUNCTION_NAME``) or when an
+  endpoint is configured (``AWS_ENDPOINT_URL*``: the local stack's moto server), else
+  ``botocore`` -- so an in-process ``moto.mock_aws`` (route tests, in-process benches), which
+  intercepts botocore only, keeps working, and nothing of a test ever leaves for AWS. A proxy
+  in the environment (``HTTPS_PROXY``...) also means ``botocore``, which honours it.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any, Mapping
 
@@ -23,6 +37,13 @@ from chalicelib.runtime import aws
 _lock = threading.Lock()
 _resources: dict[str, Any] = {}
 _clients: dict[str, Any] = {}
+_http_clients: dict[str, Any] = {}
+_http_pool: Any = None
+
+WIRES = ("auto", "http", "botocore")
+_PROXY_VARS = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY",
+               "all_proxy")
+_ENDPOINT_VARS = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB")
 
 # Short, explicit timeouts: a DynamoDB call must never hold an event for long.
 _CONFIGS = {
@@ -82,28 +103,96 @@ def _client(kind: str) -> Any:
     return client
 
 
-def profile_table(name: str) -> "WireTable":
-    """The profiles table as seen by profile reads: ``get_item`` and ``put_item`` on a plain
-    client of the shared configuration, the rest (``meta.client``: BatchGetItem) the Table's."""
-    return WireTable(_client("shared"), name, table(name))
+def profile_table(name: str, pool: Any = None) -> "WireTable":
+    """The profiles table as seen by profile reads: ``get_item`` and ``put_item`` on the
+    wire of the shared configuration, the rest (``meta.client``: BatchGetItem) the Table's.
+    ``pool``: the urllib3-like pool of the ``http`` wire (tests and benches answer from
+    memory); default, the container's."""
+    return WireTable(_wire("shared", pool), name, table(name))
 
 
-def write_table(name: str) -> "WireTable":
+def write_table(name: str, pool: Any = None) -> "WireTable":
     """The profiles table as seen by profile writes (``put_item``; ``meta.client`` is the
     client that sends them)."""
-    return WireTable(_client("profile_writes"), name)
+    return WireTable(_wire("profile_writes", pool), name)
+
+
+def wire_name(environ: Mapping[str, str] = os.environ) -> str:
+    """``http`` or ``botocore``: the wire ``RTDCS_DYNAMODB_WIRE`` (see the module) picks."""
+    chosen = (environ.get("RTDCS_DYNAMODB_WIRE") or "auto").strip().lower()
+    if chosen not in WIRES:
+        raise ValueError(f"RTDCS_DYNAMODB_WIRE must be one of {', '.join(WIRES)}: {chosen!r}")
+    if chosen == "auto":
+        hosted = bool(environ.get("AWS_LAMBDA_FUNCTION_NAME"))
+        pointed = any(environ.get(name) for name in _ENDPOINT_VARS)
+        chosen = "http" if hosted or pointed else "botocore"
+    if chosen == "http" and any(environ.get(name) for name in _PROXY_VARS):
+        chosen = "botocore"
+    return chosen
+
+
+def _wire(kind: str, pool: Any) -> Any:
+    if pool is not None:
+        return _http_client(kind, pool)
+    if wire_name() == "botocore":
+        return _client(kind)
+    client = _http_clients.get(kind)
+    if client is None:  # a race builds two; one is kept (setdefault is atomic)
+        client = _http_clients.setdefault(kind, _http_client(kind, _shared_http_pool()))
+    return client
+
+
+def _http_client(kind: str, pool: Any) -> Any:
+    """A ``DynamoHttpClient`` on the endpoint, region and credentials botocore resolves for
+    a client of ``kind``'s configuration, with its timeouts and attempts; botocore's
+    client when there are no credentials (it raises NoCredentialsError, as before)."""
+    from urllib3 import Timeout
+
+    from chalicelib.store.dynamo_http import DynamoHttpClient
+
+    botocore_client = _client(kind)
+    credentials = aws.credentials()
+    if credentials is None:
+        return botocore_client
+    config = _CONFIGS[kind]
+    retries = config.retries or {}
+    attempts = int(retries.get("total_max_attempts") or retries.get("max_attempts", 0) + 1)
+    return DynamoHttpClient(
+        botocore_client.meta.endpoint_url, botocore_client.meta.region_name, credentials,
+        pool, timeout=Timeout(connect=config.connect_timeout, read=config.read_timeout),
+        max_attempts=attempts)
+
+
+def _shared_http_pool() -> Any:
+    """The container's keep-alive connections to DynamoDB (both clients share them), TLS
+    verified against the CA bundle botocore uses (``AWS_CA_BUNDLE`` first)."""
+    global _http_pool
+    with _lock:
+        if _http_pool is None:
+            from botocore.httpsession import get_cert_path
+            from urllib3 import PoolManager
+
+            _http_pool = PoolManager(
+                num_pools=4, maxsize=_CONFIGS["shared"].max_pool_connections, block=False,
+                retries=False,
+                ca_certs=os.environ.get("AWS_CA_BUNDLE") or get_cert_path(True))
+        return _http_pool
 
 
 def dynamodb_clients() -> list[Any]:
-    """Every DynamoDB client the app uses (tests hook botocore events on all of them)."""
+    """Every botocore DynamoDB client the app uses (tests hook botocore events on all of
+    them; the ``http`` wire sends the profile path's requests without them)."""
     return [_resource("shared").meta.client, _client("shared"), _client("profile_writes")]
 
 
 def reset_for_tests() -> None:
     """Forget the cached resources (tests switch between moto backends)."""
+    global _http_pool
     with _lock:
         _resources.clear()
         _clients.clear()
+        _http_clients.clear()
+        _http_pool = None
     aws.reset_for_tests()
 
 

@@ -1,0 +1,258 @@
+"""``GetItem`` and ``PutItem`` of DynamoDB's JSON protocol over urllib3, signed with SigV4.
+
+Every event reads and writes one profile. Through a botocore client those two requests cost
+about 1 ms of CPU (bench/event_cpu.py, issue 17): a dozen hook emits, the endpoint
+ruleset, the operation model walked to serialize and to parse, SigV4 with four HMACs to
+derive its key. This client sends the same request (the same JSON body, the same
+signature) with none of that. It is a drop-in for the two methods of a botocore client
+that ``WireTable`` calls:
+
+* in: the parameters as botocore takes them (attribute values in DynamoDB's wire form,
+  ``B`` as bytes); out: the parsed answer as botocore returns it (``Item``/``Attributes``
+  with ``B`` as bytes, ``ResponseMetadata``);
+* errors: ``botocore.exceptions.ClientError`` with the ``Error`` code and message botocore's
+  JSON parser reads (the ``__type`` after ``#``), and the modeled fields (a failed
+  condition's ``Item``); transport failures as botocore's own exceptions
+  (``ConnectTimeoutError``, ``ReadTimeoutError``, ``EndpointConnectionError``,
+  ``ConnectionClosedError``), so ``ProfileRepository`` retries and spools as before;
+* retries: up to ``max_attempts`` on throttling, 5xx, transport errors and a response whose
+  ``x-amz-crc32`` does not match, after a short jittered pause (botocore's standard mode
+  waits up to 1 s, beyond an event's budget);
+* the endpoint, region and credentials are botocore's (``client.meta.endpoint_url``, the
+  session's credentials, refreshed as botocore refreshes them), so ``AWS_ENDPOINT_URL*``
+  and Lambda's role work unchanged; TLS is verified against botocore's CA bundle.
+
+Only what the profile path sends is supported; anything else is botocore's job.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+import socket
+import time
+from binascii import crc32
+from typing import Any, Callable, Mapping, Protocol
+from urllib.parse import urlsplit
+
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    HTTPClientError,
+    ReadTimeoutError,
+    SSLError,
+)
+from urllib3 import Timeout
+from urllib3.exceptions import ConnectTimeoutError as Urllib3ConnectTimeout
+from urllib3.exceptions import NewConnectionError, ProtocolError
+from urllib3.exceptions import ReadTimeoutError as Urllib3ReadTimeout
+from urllib3.exceptions import SSLError as Urllib3SSLError
+
+from chalicelib.store.sigv4 import Credentials, SigV4Signer, amz_date
+
+TARGET_PREFIX = "DynamoDB_20120810."
+CONTENT_TYPE = "application/x-amz-json-1.0"
+USER_AGENT = "rtdcs-dynamo-http/1"
+# botocore's throttling codes for DynamoDB (retries/standard.py, and the legacy _retry.json).
+THROTTLE_CODES = frozenset({
+    "ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded",
+    "Throttling", "ThrottledException", "RequestThrottledException", "SlowDown",
+    "TransactionInProgressException", "RequestThrottled", "BandwidthLimitExceeded",
+    "LimitExceededException", "TooManyRequestsException", "PriorRequestNotComplete",
+    "EC2ThrottledException",
+})
+# botocore's standard mode also retries these codes (retries/standard.py), and 5xx answers.
+TRANSIENT_CODES = frozenset({"RequestTimeout", "RequestTimeoutException",
+                             "PriorRequestNotComplete"})
+_TRANSIENT_STATUSES = frozenset({500, 502, 503, 504})
+
+
+class Response(Protocol):
+    status: int
+    headers: Mapping[str, str]
+    data: bytes
+
+
+class Pool(Protocol):
+    """urllib3's ``PoolManager`` (or a stand-in answering from memory: bench, tests)."""
+
+    def urlopen(self, method: str, url: str, **kwargs: Any) -> Response: ...
+
+
+class CredentialSource(Protocol):
+    """botocore's credentials: ``get_frozen_credentials()`` refreshes when they expire."""
+
+    def get_frozen_credentials(self) -> Any: ...
+
+
+class _CrcMismatch(Exception):
+    pass
+
+
+def _encode_bytes(value: Any) -> str:
+    """``json.dumps``'s fallback: bytes occur only as ``B``/``BS`` values (base64 on the
+    wire); anything else is a caller's bug, refused as json would."""
+    if isinstance(value, (bytes, bytearray)):
+        return base64.b64encode(value).decode("ascii")
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
+def decode_binaries(values: dict[str, Any]) -> dict[str, Any]:
+    """An item (or key) from the wire with its ``B``/``BS`` values as bytes, as botocore's
+    parser returns them (nested ``M``/``L`` included). Changes ``values`` in place."""
+    for value in values.values():
+        _decode_value(value)
+    return values
+
+
+def _decode_value(value: dict[str, Any]) -> None:
+    if "B" in value:
+        value["B"] = base64.b64decode(value["B"])
+    elif "BS" in value:
+        value["BS"] = [base64.b64decode(v) for v in value["BS"]]
+    elif "M" in value:
+        for inner in value["M"].values():
+            _decode_value(inner)
+    elif "L" in value:
+        for inner in value["L"]:
+            _decode_value(inner)
+
+
+def error_response(status: int, headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
+    """What botocore's JSON parser makes of an error answer (``ClientError.response``)."""
+    parsed: dict[str, Any] = {}
+    if body.strip() and not (status >= 500 and body.strip().startswith(b"<html>")):
+        try:
+            loaded = json.loads(body)
+            parsed = loaded if isinstance(loaded, dict) else {}
+        except ValueError:
+            parsed = {"message": body.decode("utf-8", "replace")}
+        code = str(parsed.get("__type", status))
+        code = code.split(":", 1)[0] if ":" in code else code
+        code = code.rsplit("#", 1)[1] if "#" in code else code
+        message = parsed.get("message", parsed.get("Message", ""))
+    else:  # botocore's generic error: an HTML page or nothing (a proxy, a 503 from the edge)
+        from http.client import responses
+
+        code, message = str(status), responses.get(status, "")
+    answer: dict[str, Any] = {"Error": {"Message": message, "Code": code},
+                              "ResponseMetadata": _metadata(status, headers, 0)}
+    # The modeled fields of the exception (ConditionalCheckFailedException's Item).
+    if isinstance(parsed.get("Item"), dict):
+        answer["Item"] = decode_binaries(parsed["Item"])
+    return answer
+
+
+def _metadata(status: int, headers: Mapping[str, str], retries: int) -> dict[str, Any]:
+    lowered = {str(k).lower(): str(v) for k, v in headers.items()}
+    return {"RequestId": lowered.get("x-amzn-requestid", ""), "HTTPStatusCode": status,
+            "HTTPHeaders": lowered, "RetryAttempts": retries}
+
+
+class DynamoHttpClient:
+    """GetItem and PutItem on one endpoint (see the module's docstring)."""
+
+    def __init__(
+        self,
+        endpoint_url: str,
+        region: str,
+        credentials: CredentialSource,
+        pool: Pool,
+        *,
+        timeout: Timeout,
+        max_attempts: int = 1,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        jitter: Callable[[], float] = random.random,
+        retry_pause_s: float = 0.025,
+    ) -> None:
+        parts = urlsplit(endpoint_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"not an HTTP(S) endpoint: {endpoint_url!r}")
+        default_port = 443 if parts.scheme == "https" else 80
+        self.endpoint_url = endpoint_url
+        self._host = parts.hostname if parts.port in (None, default_port) else parts.netloc
+        self._path = parts.path or "/"
+        self._url = f"{parts.scheme}://{parts.netloc}{self._path}"
+        self._signer = SigV4Signer("dynamodb", region)
+        self._credentials = credentials
+        self._pool = pool
+        self._timeout = timeout
+        self._max_attempts = max(1, max_attempts)
+        self._clock = clock
+        self._sleep = sleep
+        self._jitter = jitter
+        self._pause = retry_pause_s
+
+    def get_item(self, **params: Any) -> dict[str, Any]:
+        answer = self._call("GetItem", params)
+        if "Item" in answer:
+            decode_binaries(answer["Item"])
+        return answer
+
+    def put_item(self, **params: Any) -> dict[str, Any]:
+        answer = self._call("PutItem", params)
+        if "Attributes" in answer:
+            decode_binaries(answer["Attributes"])
+        return answer
+
+    def _call(self, operation: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        body = json.dumps(params, default=_encode_bytes, separators=(",", ":")).encode()
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                status, headers, data = self._send(operation, body)
+                if status < 300:
+                    answer = json.loads(data) if data.strip() else {}
+                    answer["ResponseMetadata"] = _metadata(status, headers, attempt - 1)
+                    return answer  # type: ignore[no-any-return]
+                error = error_response(status, headers, data)
+                error["ResponseMetadata"]["RetryAttempts"] = attempt - 1
+                failure: Exception = ClientError(error, operation)  # type: ignore[arg-type]
+                code = error["Error"]["Code"]
+                retryable = (code in THROTTLE_CODES or code in TRANSIENT_CODES
+                             or status in _TRANSIENT_STATUSES)
+            except _CrcMismatch:
+                failure = HTTPClientError(error="DynamoDB crc32 checksum does not match")
+                retryable = True
+            except (ConnectTimeoutError, ReadTimeoutError, EndpointConnectionError,
+                    ConnectionClosedError, HTTPClientError) as exc:
+                failure, retryable = exc, not isinstance(exc, SSLError)
+            if not retryable or attempt >= self._max_attempts:
+                raise failure
+            self._sleep(self._pause * self._jitter())
+
+    def _send(self, operation: str, body: bytes) -> tuple[int, Mapping[str, str], bytes]:
+        frozen = self._credentials.get_frozen_credentials()
+        credentials = Credentials(frozen.access_key, frozen.secret_key, frozen.token)
+        headers = self._signer.sign(
+            "POST", self._path, "",
+            {"Host": self._host, "Content-Type": CONTENT_TYPE,
+             "X-Amz-Target": TARGET_PREFIX + operation},
+            body, credentials, amz_date(self._clock()))
+        headers["User-Agent"] = USER_AGENT  # not signed, as botocore leaves it out
+        try:
+            response = self._pool.urlopen("POST", self._url, body=body, headers=headers,
+                                          timeout=self._timeout, retries=False,
+                                          redirect=False, preload_content=True)
+        except Urllib3SSLError as exc:
+            raise SSLError(endpoint_url=self.endpoint_url, error=exc) from None
+        except (NewConnectionError, socket.gaierror) as exc:
+            raise EndpointConnectionError(endpoint_url=self.endpoint_url, error=exc) from None
+        except Urllib3ConnectTimeout as exc:
+            raise ConnectTimeoutError(endpoint_url=self.endpoint_url, error=exc) from None
+        except Urllib3ReadTimeout as exc:
+            raise ReadTimeoutError(endpoint_url=self.endpoint_url, error=exc) from None
+        except ProtocolError as exc:
+            raise ConnectionClosedError(error=exc, endpoint_url=self.endpoint_url) from None
+        except OSError as exc:
+            raise HTTPClientError(error=exc) from None
+        data = response.data or b""
+        expected = response.headers.get("x-amz-crc32")
+        if expected is not None and crc32(data) & 0xFFFFFFFF != int(expected):
+            raise _CrcMismatch()
+        return response.status, response.headers, data
