@@ -9,9 +9,12 @@ through the Lambda handler ``app.app(proxy_event, context)`` -- Chalice routing,
 parsing, the pipeline, rendering, the log line and the EMF metrics -- with every outside
 service replaced in-process:
 
-* DynamoDB: the **production boto3 clients** (``chalicelib.store.dynamo``), their HTTP send
-  answered by an in-memory table hooked on botocore's ``before-send`` event. So botocore's
-  serializing, signing and parsing are in the CPU figure; only the socket and TLS are not. The
+* DynamoDB: the **production clients** (``chalicelib.store.dynamo``), their HTTP send
+  answered by an in-memory table: the profile path's GetItem/PutItem go over the ``http``
+  wire (``RTDCS_DYNAMODB_WIRE``'s choice in Lambda, ``chalicelib/store/dynamo_http.py``)
+  whose urllib3 pool is replaced by the table, the other requests through botocore, hooked
+  on its ``before-send`` event. So serializing, signing and parsing are in the CPU figure;
+  only the socket and TLS are not. The
   fake counts every request and sizes every item by DynamoDB's rules
   (``chalicelib/store/item_size.py``): reads are billed per started 4 KB of the item
   (strongly consistent: 1 unit, eventually: 0.5; a missing item still costs 1), writes per
@@ -367,19 +370,14 @@ def build_container(catalog_path: Path) -> dict[str, Any]:
     """The services ``build_services`` makes, with the outside replaced (see the docstring)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from chalicelib.config import Settings
+    from chalicelib.config import Settings, dynamodb_wire
     from chalicelib.pipeline import EventPipeline
     from chalicelib.providers.engine import build_fanout
     from chalicelib.providers.fanout import ProviderCaller
     from chalicelib.providers.messages import parse_answer
     from chalicelib.runtime import observability, services
     from chalicelib.runtime.catalog_cache import CatalogCache
-    from chalicelib.store.dynamo import (
-        dynamodb_resource,
-        profile_table,
-        wire_name,
-        write_table,
-    )
+    from chalicelib.store.dynamo import dynamodb_resource, profile_table, write_table
     from chalicelib.store.idmap import IdMapRepository
     from chalicelib.store.profiles import ProfileRepository, WritePolicy
 
@@ -412,7 +410,7 @@ def build_container(catalog_path: Path) -> dict[str, Any]:
     observability.install(observability.EventObserver(sink, stream=log_stream))
     # The wire RTDCS_DYNAMODB_WIRE picks (``http`` here: an endpoint is set), answered from
     # memory either way.
-    pool = wire if wire_name() == "http" else None
+    pool = wire if dynamodb_wire() == "http" else None
     profiles = ProfileRepository(profile_table(settings.profiles_table, pool),
                                  write_table=write_table(settings.profiles_table, pool),
                                  spool=None, metrics=sink,

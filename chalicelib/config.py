@@ -45,6 +45,36 @@ def aws_endpoint_url(env: Mapping[str, str] | None = None) -> str:
     return (os.environ if env is None else env).get("AWS_ENDPOINT_URL", "")
 
 
+DYNAMODB_WIRES = ("auto", "http", "botocore")
+_PROXY_VARS = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY",
+               "all_proxy")
+_ENDPOINT_VARS = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB")
+
+
+def dynamodb_wire(env: Mapping[str, str] | None = None) -> str:
+    """``http`` or ``botocore``: the wire of the profile path's GetItem/PutItem
+    (``chalicelib.store.dynamo``), from ``RTDCS_DYNAMODB_WIRE``: ``http``, ``botocore`` or
+    ``auto`` (the default: ``http`` inside Lambda or when an endpoint is configured, else
+    ``botocore``). A proxy in the environment means ``botocore``, which honours it."""
+    env = os.environ if env is None else env
+    chosen = (env.get("RTDCS_DYNAMODB_WIRE") or "auto").strip().lower()
+    if chosen not in DYNAMODB_WIRES:
+        raise ValueError(
+            f"RTDCS_DYNAMODB_WIRE must be one of {', '.join(DYNAMODB_WIRES)}: {chosen!r}")
+    if chosen == "auto":
+        hosted = bool(env.get("AWS_LAMBDA_FUNCTION_NAME"))
+        pointed = any(env.get(name) for name in _ENDPOINT_VARS)
+        chosen = "http" if hosted or pointed else "botocore"
+    if chosen == "http" and any(env.get(name) for name in _PROXY_VARS):
+        chosen = "botocore"
+    return chosen
+
+
+def aws_ca_bundle(env: Mapping[str, str] | None = None) -> str:
+    """botocore's ``AWS_CA_BUNDLE`` ("" when unset: botocore's own bundle)."""
+    return (os.environ if env is None else env).get("AWS_CA_BUNDLE", "")
+
+
 def _env_name(setting: str) -> str:
     return "RTDCS_" + setting.replace(".", "_").replace("-", "_").upper()
 

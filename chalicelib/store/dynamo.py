@@ -10,7 +10,7 @@ The endpoint comes from botocore's own ``AWS_ENDPOINT_URL`` / ``AWS_ENDPOINT_URL
 variables, so the local stack and tests point at moto without code of ours.
 
 The profile path's ``get_item``/``put_item`` (``WireTable``) go through one of two wires,
-``RTDCS_DYNAMODB_WIRE``:
+``RTDCS_DYNAMODB_WIRE`` (``config.dynamodb_wire``):
 
 * ``http``: ``dynamo_http.DynamoHttpClient``, the same requests without botocore's
   per-request machinery (~1 ms of CPU per event less; issue 17), on botocore's endpoint,
@@ -25,25 +25,22 @@ The profile path's ``get_item``/``put_item`` (``WireTable``) go through one of t
 
 from __future__ import annotations
 
-import os
 import threading
 from typing import Any, Mapping
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.config import Config
+from urllib3 import Timeout
 
+from chalicelib.config import aws_ca_bundle, dynamodb_wire
 from chalicelib.runtime import aws
+from chalicelib.store.dynamo_http import DynamoHttpClient
 
 _lock = threading.Lock()
 _resources: dict[str, Any] = {}
 _clients: dict[str, Any] = {}
 _http_clients: dict[str, Any] = {}
 _http_pool: Any = None
-
-WIRES = ("auto", "http", "botocore")
-_PROXY_VARS = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY",
-               "all_proxy")
-_ENDPOINT_VARS = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB")
 
 # Short, explicit timeouts: a DynamoDB call must never hold an event for long.
 _CONFIGS = {
@@ -117,24 +114,10 @@ def write_table(name: str, pool: Any = None) -> "WireTable":
     return WireTable(_wire("profile_writes", pool), name)
 
 
-def wire_name(environ: Mapping[str, str] = os.environ) -> str:
-    """``http`` or ``botocore``: the wire ``RTDCS_DYNAMODB_WIRE`` (see the module) picks."""
-    chosen = (environ.get("RTDCS_DYNAMODB_WIRE") or "auto").strip().lower()
-    if chosen not in WIRES:
-        raise ValueError(f"RTDCS_DYNAMODB_WIRE must be one of {', '.join(WIRES)}: {chosen!r}")
-    if chosen == "auto":
-        hosted = bool(environ.get("AWS_LAMBDA_FUNCTION_NAME"))
-        pointed = any(environ.get(name) for name in _ENDPOINT_VARS)
-        chosen = "http" if hosted or pointed else "botocore"
-    if chosen == "http" and any(environ.get(name) for name in _PROXY_VARS):
-        chosen = "botocore"
-    return chosen
-
-
 def _wire(kind: str, pool: Any) -> Any:
     if pool is not None:
         return _http_client(kind, pool)
-    if wire_name() == "botocore":
+    if dynamodb_wire() == "botocore":
         return _client(kind)
     client = _http_clients.get(kind)
     if client is None:  # a race builds two; one is kept (setdefault is atomic)
@@ -143,23 +126,20 @@ def _wire(kind: str, pool: Any) -> Any:
 
 
 def _http_client(kind: str, pool: Any) -> Any:
-    """A ``DynamoHttpClient`` on the endpoint, region and credentials botocore resolves for
-    a client of ``kind``'s configuration, with its timeouts and attempts; botocore's
-    client when there are no credentials (it raises NoCredentialsError, as before)."""
-    from urllib3 import Timeout
-
-    from chalicelib.store.dynamo_http import DynamoHttpClient
-
-    botocore_client = _client(kind)
+    """A ``DynamoHttpClient`` with ``kind``'s timeouts and attempts, on the endpoint and
+    region botocore resolved for the shared resource (created anyway: BatchGetItem, the ID
+    map), with the session's credentials; botocore's client of ``kind`` when there are no
+    credentials (it raises NoCredentialsError, as before)."""
     credentials = aws.credentials()
     if credentials is None:
-        return botocore_client
+        return _client(kind)
+    resolved = _resource("shared").meta.client.meta
     config = _CONFIGS[kind]
     retries = config.retries or {}
     attempts = int(retries.get("total_max_attempts") or retries.get("max_attempts", 0) + 1)
     return DynamoHttpClient(
-        botocore_client.meta.endpoint_url, botocore_client.meta.region_name, credentials,
-        pool, timeout=Timeout(connect=config.connect_timeout, read=config.read_timeout),
+        resolved.endpoint_url, resolved.region_name, credentials, pool,
+        timeout=Timeout(connect=config.connect_timeout, read=config.read_timeout),
         max_attempts=attempts)
 
 
@@ -175,7 +155,7 @@ def _shared_http_pool() -> Any:
             _http_pool = PoolManager(
                 num_pools=4, maxsize=_CONFIGS["shared"].max_pool_connections, block=False,
                 retries=False,
-                ca_certs=os.environ.get("AWS_CA_BUNDLE") or get_cert_path(True))
+                ca_certs=aws_ca_bundle() or get_cert_path(True))
         return _http_pool
 
 

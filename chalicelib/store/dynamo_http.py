@@ -121,10 +121,18 @@ def _decode_value(value: dict[str, Any]) -> None:
             _decode_value(inner)
 
 
-def error_response(status: int, headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
+def is_generic_error(status: int, body: bytes) -> bool:
+    """An error page that is not DynamoDB's JSON (a proxy's, the edge's): botocore reads
+    only its status."""
+    return status >= 500 and (not body.strip() or body.strip().startswith(b"<html>"))
+
+
+def error_response(status: int, headers: Mapping[str, str], body: bytes,
+                   retries: int = 0, last: bool = False) -> dict[str, Any]:
     """What botocore's JSON parser makes of an error answer (``ClientError.response``)."""
     parsed: dict[str, Any] = {}
-    if body.strip() and not (status >= 500 and body.strip().startswith(b"<html>")):
+    generic = is_generic_error(status, body)
+    if not generic:
         try:
             loaded = json.loads(body)
             parsed = loaded if isinstance(loaded, dict) else {}
@@ -139,17 +147,27 @@ def error_response(status: int, headers: Mapping[str, str], body: bytes) -> dict
 
         code, message = str(status), responses.get(status, "")
     answer: dict[str, Any] = {"Error": {"Message": message, "Code": code},
-                              "ResponseMetadata": _metadata(status, headers, 0)}
+                              "ResponseMetadata": _metadata(status, headers, retries, last,
+                                                            generic)}
     # The modeled fields of the exception (ConditionalCheckFailedException's Item).
     if isinstance(parsed.get("Item"), dict):
         answer["Item"] = decode_binaries(parsed["Item"])
     return answer
 
 
-def _metadata(status: int, headers: Mapping[str, str], retries: int) -> dict[str, Any]:
+def _metadata(status: int, headers: Mapping[str, str], retries: int,
+              last: bool = False, generic: bool = False) -> dict[str, Any]:
+    """``ResponseMetadata`` as botocore's parser and standard mode fill it: the request id
+    when the answer has one and is DynamoDB's (not a generic HTML or empty error), and
+    ``MaxAttemptsReached`` when it came on the last attempt allowed, whatever it was."""
     lowered = {str(k).lower(): str(v) for k, v in headers.items()}
-    return {"RequestId": lowered.get("x-amzn-requestid", ""), "HTTPStatusCode": status,
-            "HTTPHeaders": lowered, "RetryAttempts": retries}
+    metadata: dict[str, Any] = {}
+    if "x-amzn-requestid" in lowered and not generic:
+        metadata["RequestId"] = lowered["x-amzn-requestid"]
+    metadata.update(HTTPStatusCode=status, HTTPHeaders=lowered, RetryAttempts=retries)
+    if last:
+        metadata["MaxAttemptsReached"] = True
+    return metadata
 
 
 class DynamoHttpClient:
@@ -174,9 +192,11 @@ class DynamoHttpClient:
             raise ValueError(f"not an HTTP(S) endpoint: {endpoint_url!r}")
         default_port = 443 if parts.scheme == "https" else 80
         self.endpoint_url = endpoint_url
-        self._host = parts.hostname if parts.port in (None, default_port) else parts.netloc
+        # The Host botocore signs: lowercased, no user info, the port unless the default.
+        host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+        self._host = host if parts.port in (None, default_port) else f"{host}:{parts.port}"
         self._path = parts.path or "/"
-        self._url = f"{parts.scheme}://{parts.netloc}{self._path}"
+        self._url = f"{parts.scheme}://{self._host}{self._path}"
         self._signer = SigV4Signer("dynamodb", region)
         self._credentials = credentials
         self._pool = pool
@@ -206,12 +226,12 @@ class DynamoHttpClient:
             attempt += 1
             try:
                 status, headers, data = self._send(operation, body)
+                last = attempt >= self._max_attempts
                 if status < 300:
                     answer = json.loads(data) if data.strip() else {}
-                    answer["ResponseMetadata"] = _metadata(status, headers, attempt - 1)
+                    answer["ResponseMetadata"] = _metadata(status, headers, attempt - 1, last)
                     return answer  # type: ignore[no-any-return]
-                error = error_response(status, headers, data)
-                error["ResponseMetadata"]["RetryAttempts"] = attempt - 1
+                error = error_response(status, headers, data, attempt - 1, last)
                 failure: Exception = ClientError(error, operation)  # type: ignore[arg-type]
                 code = error["Error"]["Code"]
                 retryable = (code in THROTTLE_CODES or code in TRANSIENT_CODES

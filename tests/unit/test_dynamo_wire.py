@@ -1,5 +1,6 @@
-"""Issue 17: the profile writes' plain client (``WireTable``) sends the very request a boto3
-Table would, and the cached User-Agent is the string botocore builds."""
+"""Issue 17: the profile path's plain botocore clients (``WireTable`` on the ``botocore``
+wire) send the very request a boto3 Table would, and the cached User-Agent is the string
+botocore builds. The ``http`` wire: tests/unit/test_dynamo_http.py."""
 
 from __future__ import annotations
 
@@ -52,6 +53,7 @@ class _Answer:
 @pytest.fixture()
 def clients(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # never reached: answered
+    monkeypatch.setenv("RTDCS_DYNAMODB_WIRE", "botocore")  # the http wire: test_dynamo_http
     dynamo.reset_for_tests()
     yield
     dynamo.reset_for_tests()
