@@ -15,9 +15,12 @@ that ``WireTable`` calls:
   condition's ``Item``); transport failures as botocore's own exceptions
   (``ConnectTimeoutError``, ``ReadTimeoutError``, ``EndpointConnectionError``,
   ``ConnectionClosedError``), so ``ProfileRepository`` retries and spools as before;
-* retries: up to ``max_attempts`` on throttling, 5xx, transport errors and a response whose
-  ``x-amz-crc32`` does not match, after a short jittered pause (botocore's standard mode
-  waits up to 1 s, beyond an event's budget);
+* retries: up to ``max_attempts`` on throttling, 5xx, transport errors (TLS included) and
+  a response whose ``x-amz-crc32`` does not match, after a jittered pause of 0-25 ms, then
+  0-50 ms (botocore's standard mode waits up to 1 s, then 2 s: beyond an event's budget),
+  drawing on botocore's retry quota (500 units per client; 5 a retry, 10 after a timeout);
+* a broken answer (a 2xx that is not a JSON object, an unknown ``Content-Encoding``) and any
+  other failure of the send are ``HTTPClientError`` (retried), never a bare exception;
 * the endpoint, region and credentials are botocore's (``client.meta.endpoint_url``, the
   session's credentials, refreshed as botocore refreshes them), so ``AWS_ENDPOINT_URL*``
   and Lambda's role work unchanged; TLS is verified against botocore's CA bundle.
@@ -31,6 +34,7 @@ import base64
 import json
 import random
 import socket
+import threading
 import time
 from binascii import crc32
 from typing import Any, Callable, Mapping, Protocol
@@ -68,6 +72,11 @@ THROTTLE_CODES = frozenset({
 TRANSIENT_CODES = frozenset({"RequestTimeout", "RequestTimeoutException",
                              "PriorRequestNotComplete"})
 _TRANSIENT_STATUSES = frozenset({500, 502, 503, 504})
+# botocore's retry quota (retries/standard.py, quota.py).
+RETRY_COST = 5
+TIMEOUT_RETRY_COST = 10
+NO_RETRY_INCREMENT = 1
+_TIMEOUTS = (ConnectTimeoutError, ReadTimeoutError)
 
 
 class Response(Protocol):
@@ -86,10 +95,6 @@ class CredentialSource(Protocol):
     """botocore's credentials: ``get_frozen_credentials()`` refreshes when they expire."""
 
     def get_frozen_credentials(self) -> Any: ...
-
-
-class _CrcMismatch(Exception):
-    pass
 
 
 def _encode_bytes(value: Any) -> str:
@@ -186,6 +191,7 @@ class DynamoHttpClient:
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[], float] = random.random,
         retry_pause_s: float = 0.025,
+        retry_quota: "RetryQuota | None" = None,
     ) -> None:
         parts = urlsplit(endpoint_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -206,6 +212,7 @@ class DynamoHttpClient:
         self._sleep = sleep
         self._jitter = jitter
         self._pause = retry_pause_s
+        self._quota = RetryQuota() if retry_quota is None else retry_quota
 
     def get_item(self, **params: Any) -> dict[str, Any]:
         answer = self._call("GetItem", params)
@@ -222,29 +229,33 @@ class DynamoHttpClient:
     def _call(self, operation: str, params: Mapping[str, Any]) -> dict[str, Any]:
         body = json.dumps(params, default=_encode_bytes, separators=(",", ":")).encode()
         attempt = 0
+        acquired = 0  # retry quota taken by the latest retry (given back on success)
         while True:
             attempt += 1
+            last = attempt >= self._max_attempts
             try:
                 status, headers, data = self._send(operation, body)
-                last = attempt >= self._max_attempts
-                if status < 300:
-                    answer = json.loads(data) if data.strip() else {}
+                if status < 301:  # botocore's cut-off
+                    answer = _json_object(data)
                     answer["ResponseMetadata"] = _metadata(status, headers, attempt - 1, last)
-                    return answer  # type: ignore[no-any-return]
+                    self._quota.release(acquired or NO_RETRY_INCREMENT)
+                    return answer
                 error = error_response(status, headers, data, attempt - 1, last)
                 failure: Exception = ClientError(error, operation)  # type: ignore[arg-type]
                 code = error["Error"]["Code"]
                 retryable = (code in THROTTLE_CODES or code in TRANSIENT_CODES
                              or status in _TRANSIENT_STATUSES)
-            except _CrcMismatch:
-                failure = HTTPClientError(error="DynamoDB crc32 checksum does not match")
-                retryable = True
-            except (ConnectTimeoutError, ReadTimeoutError, EndpointConnectionError,
-                    ConnectionClosedError, HTTPClientError) as exc:
-                failure, retryable = exc, not isinstance(exc, SSLError)
-            if not retryable or attempt >= self._max_attempts:
+            except HTTPClientError as exc:  # also ConnectionClosedError, ReadTimeoutError
+                failure, retryable = exc, True
+            except (ConnectTimeoutError, EndpointConnectionError, SSLError) as exc:
+                failure, retryable = exc, True
+            if not retryable or last:
                 raise failure
-            self._sleep(self._pause * self._jitter())
+            acquired = (TIMEOUT_RETRY_COST if isinstance(failure, _TIMEOUTS) else RETRY_COST)
+            if not self._quota.acquire(acquired):
+                raise failure  # retries are failing all over this container: stop adding load
+            # Exponential, jittered: 0-25 ms, then 0-50 ms (within an event's budget).
+            self._sleep(self._pause * 2 ** (attempt - 1) * self._jitter())
 
     def _send(self, operation: str, body: bytes) -> tuple[int, Mapping[str, str], bytes]:
         frozen = self._credentials.get_frozen_credentials()
@@ -256,9 +267,12 @@ class DynamoHttpClient:
             body, credentials, amz_date(self._clock()))
         headers["User-Agent"] = USER_AGENT  # not signed, as botocore leaves it out
         try:
+            # The body as sent (decode_content off): DynamoDB's crc32 is over those bytes.
             response = self._pool.urlopen("POST", self._url, body=body, headers=headers,
                                           timeout=self._timeout, retries=False,
-                                          redirect=False, preload_content=True)
+                                          redirect=False, preload_content=True,
+                                          decode_content=False)
+            data = response.data or b""
         except Urllib3SSLError as exc:
             raise SSLError(endpoint_url=self.endpoint_url, error=exc) from None
         except (NewConnectionError, socket.gaierror) as exc:
@@ -269,10 +283,59 @@ class DynamoHttpClient:
             raise ReadTimeoutError(endpoint_url=self.endpoint_url, error=exc) from None
         except ProtocolError as exc:
             raise ConnectionClosedError(error=exc, endpoint_url=self.endpoint_url) from None
-        except OSError as exc:
+        except Exception as exc:  # noqa: BLE001 - as botocore's httpsession: any other failure
             raise HTTPClientError(error=exc) from None
-        data = response.data or b""
+        encoding = response.headers.get("content-encoding", "identity").strip().lower()
+        if encoding not in ("", "identity"):  # never asked for: not ours to decode
+            raise HTTPClientError(error=f"unexpected Content-Encoding {encoding!r}")
         expected = response.headers.get("x-amz-crc32")
-        if expected is not None and crc32(data) & 0xFFFFFFFF != int(expected):
-            raise _CrcMismatch()
+        if expected is not None:
+            try:
+                matches = crc32(data) & 0xFFFFFFFF == int(expected)
+            except ValueError:
+                matches = False
+            if not matches:
+                raise HTTPClientError(error="DynamoDB crc32 checksum does not match")
         return response.status, response.headers, data
+
+
+def _json_object(data: bytes) -> dict[str, Any]:
+    """A successful answer's body: a JSON object, or empty. Anything else is a broken answer
+    (botocore would read it as empty: an existing profile taken for a missing one)."""
+    if not data.strip():
+        return {}
+    try:
+        loaded = json.loads(data)
+    except ValueError:
+        loaded = None
+    if not isinstance(loaded, dict):
+        raise HTTPClientError(error="DynamoDB answered 2xx with a body that is not a JSON object")
+    return loaded
+
+
+class RetryQuota:
+    """botocore's standard-mode retry quota, per client: retries draw on it (5 units, 10 for
+    a timeout), answers refill it (the retry's units, or 1); when it runs dry during an
+    outage, requests fail at once instead of adding retries to a struggling table."""
+
+    def __init__(self, capacity: int = 500) -> None:
+        self._capacity = capacity
+        self._available = capacity
+        self._lock = threading.Lock()
+
+    @property
+    def available(self) -> int:
+        return self._available
+
+    def acquire(self, amount: int) -> bool:
+        with self._lock:
+            if amount > self._available:
+                return False
+            self._available -= amount
+            return True
+
+    def release(self, amount: int) -> None:
+        if self._available >= self._capacity:
+            return
+        with self._lock:
+            self._available = min(self._capacity, self._available + amount)

@@ -28,15 +28,18 @@ from botocore.exceptions import (
     ConnectionClosedError,
     ConnectTimeoutError,
     EndpointConnectionError,
+    HTTPClientError,
     ReadTimeoutError,
+    SSLError,
 )
 from urllib3 import PoolManager, Timeout
-from urllib3.exceptions import NewConnectionError, ProtocolError
+from urllib3.exceptions import DecodeError, NewConnectionError, ProtocolError
 from urllib3.exceptions import ReadTimeoutError as Urllib3ReadTimeout
+from urllib3.exceptions import SSLError as Urllib3SSLError
 
 from chalicelib.config import dynamodb_wire
 from chalicelib.store import dynamo
-from chalicelib.store.dynamo_http import DynamoHttpClient
+from chalicelib.store.dynamo_http import DynamoHttpClient, RetryQuota
 from chalicelib.store.profiles import ProfileRepository, is_retryable
 from tests.unit.test_dynamo_wire import CONDITION, ITEM
 
@@ -127,11 +130,12 @@ def _botocore_client(status: int, body: Any, sent: list[Any]) -> Any:
 
 
 def _http_client(pool: _Pool, attempts: int = 1, creds: Any = None,
-                 sleeps: list[float] | None = None, endpoint: str = ENDPOINT) -> DynamoHttpClient:
+                 sleeps: list[float] | None = None, endpoint: str = ENDPOINT,
+                 quota: RetryQuota | None = None) -> DynamoHttpClient:
     return DynamoHttpClient(endpoint, REGION, creds or _Creds(), pool,
                             timeout=Timeout(connect=0.5, read=1), max_attempts=attempts,
                             clock=lambda: NOW, sleep=(sleeps if sleeps is not None else []).append,
-                            jitter=lambda: 1.0)
+                            jitter=lambda: 1.0, retry_quota=quota)
 
 
 def _both(operation: str, params: dict[str, Any], status: int, body: Any,
@@ -249,13 +253,55 @@ def test_throttling_and_5xx_are_retried_within_the_attempts_then_raised() -> Non
     assert pool.sent[0]["headers"]["X-Amz-Date"] == pool.sent[1]["headers"]["X-Amz-Date"]
 
     pool = _Pool(throttled)
+    sleeps = []
     with pytest.raises(ClientError) as caught:
-        _http_client(pool, attempts=2).get_item(**GET)
-    assert len(pool.sent) == 2 and caught.value.response["ResponseMetadata"]["RetryAttempts"] == 1
+        _http_client(pool, attempts=3, sleeps=sleeps).get_item(**GET)
+    assert len(pool.sent) == 3 and caught.value.response["ResponseMetadata"]["RetryAttempts"] == 2
+    assert sleeps == [0.025, 0.05]  # exponential (jitter at its top here)
 
     pool = _Pool((503, b""), (200, {}))
     assert "Item" not in _http_client(pool, attempts=2).get_item(**GET)
     assert len(pool.sent) == 2
+
+
+def test_retries_draw_on_a_quota_that_answers_refill() -> None:
+    throttled = (400, {"__type": "x#ThrottlingException", "message": "m"})
+    quota = RetryQuota(capacity=12)
+    failing = _Pool(throttled)
+    with pytest.raises(ClientError):
+        _http_client(failing, attempts=3, quota=quota).get_item(**GET)
+    assert len(failing.sent) == 3 and quota.available == 2  # two retries of 5
+    failing = _Pool(throttled)
+    with pytest.raises(ClientError):
+        _http_client(failing, attempts=3, quota=quota).get_item(**GET)
+    assert len(failing.sent) == 1  # dry: no retry adds load to a struggling table
+    timed_out = _Pool(Urllib3ReadTimeout(None, "/", "t"), (200, {}))  # type: ignore[arg-type]
+    quota = RetryQuota(capacity=10)
+    _http_client(timed_out, attempts=2, quota=quota).get_item(**GET)
+    assert quota.available == 10  # a timeout's retry costs 10; its success gives it back
+    _http_client(_Pool((200, {})), attempts=2, quota=RetryQuota(capacity=10)).get_item(**GET)
+    spent = RetryQuota(capacity=10)
+    assert spent.acquire(3)
+    _http_client(_Pool((200, {})), quota=spent).get_item(**GET)
+    assert spent.available == 8  # an answer without a retry refills 1
+
+
+@pytest.mark.parametrize("broken", [
+    (200, b"{not json"), (200, b"[1, 2]"), (200, b'"text"'),
+    (200, b"{}", {"content-encoding": "gzip"}),
+    (200, b"{}", {"x-amz-crc32": "not-a-number"}),
+])
+def test_a_broken_answer_is_a_retried_botocore_error_never_a_bare_one(broken: Any) -> None:
+    pool = _Pool(broken, (200, {"Item": {"uuid": {"S": "u"}}}))
+    assert _http_client(pool, attempts=2).get_item(**GET)["Item"] == {"uuid": {"S": "u"}}
+    with pytest.raises(HTTPClientError):
+        _http_client(_Pool(broken)).get_item(**GET)
+
+
+def test_the_body_is_read_as_sent_and_a_300_is_an_answer_as_in_botocore() -> None:
+    pool = _Pool((300, {}))
+    assert _http_client(pool).get_item(**GET)["ResponseMetadata"]["HTTPStatusCode"] == 300
+    assert pool.sent[0]["decode_content"] is False and pool.sent[0]["preload_content"] is True
 
 
 def test_refusals_are_never_retried() -> None:
@@ -268,6 +314,9 @@ def test_refusals_are_never_retried() -> None:
 
 @pytest.mark.parametrize(("raised", "expected"), [
     (NewConnectionError(None, "refused"), EndpointConnectionError),  # type: ignore[arg-type]
+    (Urllib3SSLError("EOF occurred in violation of protocol"), SSLError),
+    (DecodeError("bad chunk"), HTTPClientError),
+    (ValueError("Invalid header value"), HTTPClientError),
     (Urllib3ReadTimeout(None, "/", "read timed out"), ReadTimeoutError),  # type: ignore[arg-type]
     (ProtocolError("reset"), ConnectionClosedError),
 ])
