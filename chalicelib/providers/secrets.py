@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterable, Mapping, NamedTuple
 from chalicelib.config import environment
 
 Clock = Callable[[], float]
-_ENV_NAME_RE = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+_ENV_NAME_PATTERN = r"^[A-Z_][A-Z0-9_]*$"  # compiled by re's cache on first use
 
 
 class SecretUnavailable(RuntimeError):
@@ -55,7 +55,7 @@ def parse_ref(ref: str) -> tuple[str, str]:
         return "ssm", name
     if ref.startswith("/"):
         return "ssm", ref
-    if _ENV_NAME_RE.match(ref):
+    if re.match(_ENV_NAME_PATTERN, ref):
         return "env", ref
     raise ValueError("secretRef must be env:NAME or ssm:/path")
 

@@ -55,7 +55,7 @@ from urllib3.exceptions import NewConnectionError, ProtocolError
 from urllib3.exceptions import ReadTimeoutError as Urllib3ReadTimeout
 from urllib3.exceptions import SSLError as Urllib3SSLError
 
-from chalicelib.store.sigv4 import Credentials, SigV4Signer, amz_date
+from chalicelib.store.sigv4 import SigV4Signer, amz_date
 
 TARGET_PREFIX = "DynamoDB_20120810."
 CONTENT_TYPE = "application/x-amz-json-1.0"
@@ -258,13 +258,11 @@ class DynamoHttpClient:
             self._sleep(self._pause * 2 ** (attempt - 1) * self._jitter())
 
     def _send(self, operation: str, body: bytes) -> tuple[int, Mapping[str, str], bytes]:
-        frozen = self._credentials.get_frozen_credentials()
-        credentials = Credentials(frozen.access_key, frozen.secret_key, frozen.token)
         headers = self._signer.sign(
             "POST", self._path, "",
             {"Host": self._host, "Content-Type": CONTENT_TYPE,
              "X-Amz-Target": TARGET_PREFIX + operation},
-            body, credentials, amz_date(self._clock()))
+            body, self._credentials.get_frozen_credentials(), amz_date(self._clock()))
         headers["User-Agent"] = USER_AGENT  # not signed, as botocore leaves it out
         try:
             # The body as sent (decode_content off): DynamoDB's crc32 is over those bytes.

@@ -12,16 +12,23 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from typing import Mapping, NamedTuple
+from typing import Mapping, Protocol
 from urllib.parse import quote
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 
 
-class Credentials(NamedTuple):
-    access_key: str
-    secret_key: str
-    token: str | None = None
+class Credentials(Protocol):
+    """What is signed with: botocore's frozen credentials (``ReadOnlyCredentials``)."""
+
+    @property
+    def access_key(self) -> str: ...
+
+    @property
+    def secret_key(self) -> str: ...
+
+    @property
+    def token(self) -> str | None: ...
 
 
 def amz_date(epoch_s: float) -> str:

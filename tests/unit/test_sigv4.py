@@ -26,11 +26,18 @@ import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials as BotoCredentials
+from botocore.credentials import ReadOnlyCredentials  # what the signer is given in production
 
-from chalicelib.store.sigv4 import Credentials, SigV4Signer, amz_date, canonical_query
+from chalicelib.store.sigv4 import (
+    Credentials,
+    SigV4Signer,
+    amz_date,
+    canonical_query,
+)
 
 SUITE_DIR = Path(__file__).resolve().parent.parent / "fixtures" / "sigv4"
-SUITE_CREDENTIALS = Credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
+SUITE_CREDENTIALS = ReadOnlyCredentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+                                        None)
 SUITE_REGION = "us-east-1"
 SUITE_SERVICE = "service"
 SUITE_STAMP = "20150830T123600Z"
@@ -208,7 +215,7 @@ def test_signing_key_matches_aws_documented_example() -> None:
 
 CONTENT_TYPE = "application/x-amz-json-1.0"
 TOKEN = "FwoGZXIvYXdzEBYaDE+/tok=en//with+odd/chars=="
-KEYS = Credentials("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
+KEYS = ReadOnlyCredentials("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", None)
 STAMP = "20240607T101112Z"
 
 BODIES: dict[str, bytes] = {
@@ -384,7 +391,7 @@ def test_new_secret_gets_a_new_signing_key() -> None:
     """Rotated credentials on the same day: the cached key of the old secret is not used."""
     url, host = ENDPOINTS[2]
     signer = SigV4Signer("dynamodb", "us-east-1")
-    rotated = Credentials("ASIAROTATEDEXAMPLE", "another/secret+key", TOKEN)
+    rotated = ReadOnlyCredentials("ASIAROTATEDEXAMPLE", "another/secret+key", TOKEN)
     for credentials in (KEYS, rotated, KEYS):
         signed = signer.sign("POST", "/", "", {"Host": host, **_dynamo_headers()},
                              BODIES["empty-object"], credentials, STAMP)
