@@ -215,18 +215,20 @@ class DynamoHttpClient:
         self._quota = RetryQuota() if retry_quota is None else retry_quota
 
     def get_item(self, **params: Any) -> dict[str, Any]:
-        answer = self._call("GetItem", params)
+        answer = self.call("GetItem", params)
         if "Item" in answer:
             decode_binaries(answer["Item"])
         return answer
 
     def put_item(self, **params: Any) -> dict[str, Any]:
-        answer = self._call("PutItem", params)
+        answer = self.call("PutItem", params)
         if "Attributes" in answer:
             decode_binaries(answer["Attributes"])
         return answer
 
-    def _call(self, operation: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    def call(self, operation: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        """``operation`` with ``params`` (bytes become base64); the answer's JSON as sent
+        (binaries in base64: ``dynamo_json`` reads them), ``ResponseMetadata`` added."""
         body = json.dumps(params, default=_encode_bytes, separators=(",", ":")).encode()
         attempt = 0
         acquired = 0  # retry quota taken by the latest retry (given back on success)

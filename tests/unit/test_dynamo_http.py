@@ -39,6 +39,7 @@ from urllib3.exceptions import SSLError as Urllib3SSLError
 
 from chalicelib.config import dynamodb_wire
 from chalicelib.store import dynamo
+from chalicelib.store.dynamo import WireTable
 from chalicelib.store.dynamo_http import DynamoHttpClient, RetryQuota
 from chalicelib.store.profiles import ProfileRepository, is_retryable
 from tests.unit.test_dynamo_wire import CONDITION, ITEM
@@ -374,6 +375,26 @@ def test_the_host_header_keeps_a_port_and_drops_a_default_one() -> None:
         assert pool.sent[0]["headers"]["Host"] == host
     with pytest.raises(ValueError):
         _http_client(_Pool((200, {})), endpoint="ftp://example")
+
+
+def test_the_table_on_the_http_wire_sends_and_reads_what_it_does_on_botocore() -> None:
+    stored = _on_the_wire({"uuid": {"S": "u"}, "v": {"N": "4"}, "seen": {"N": "1700000000.125"},
+                           "t": {"B": b"\x01\x02"}, "segs": {"NS": ["7", "11"]},
+                           "pc1": {"M": {"s": {"L": [{"S": "x"}]}, "b": {"B": b"\x03"}}}})
+    put = {"Item": ITEM, "ReturnValues": "ALL_OLD", **CONDITION}
+    get = {"Key": {"uuid": "u"}, "ConsistentRead": True}
+    for method, params, answer in (("put_item", put, {"Attributes": stored}),
+                                   ("get_item", get, {"Item": stored})):
+        sent: list[Any] = []
+        botocore_table = WireTable(_botocore_client(200, answer, sent), "profiles")
+        pool = _Pool((200, answer))
+        http_table = WireTable(_http_client(pool), "profiles")
+        theirs = getattr(botocore_table, method)(**params)
+        ours = getattr(http_table, method)(**params)
+        assert json.loads(pool.sent[0]["body"]) == json.loads(sent[0].body)
+        key = "Attributes" if method == "put_item" else "Item"
+        assert ours[key] == theirs[key] and ours[key]["t"] == Binary(b"\x01\x02")
+        assert ours[key]["pc1"]["b"] == Binary(b"\x03")
 
 
 @pytest.mark.parametrize(("environ", "wire"), [
