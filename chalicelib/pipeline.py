@@ -226,7 +226,7 @@ class EventPipeline:
     ) -> EventResult:
         parsed = event.parsed
         now = self._now()
-        coppa = parsed.control("d_coppa") == "1"
+        coppa = parsed.child_directed()
         try:
             catalog = self._catalog.get()
         except CatalogUnavailable:

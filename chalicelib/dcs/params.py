@@ -59,6 +59,9 @@ class DecodeError(ValueError):
     """A pair breaks the percent-encoding or UTF-8 rules: error 311."""
 
 
+CHILD_DIRECTED_VALUES = frozenset({"1", "true"})
+
+
 class ParsedRequest:
     __slots__ = ("signals", "controls", "repeated_controls", "sid_values", "errors", "discard")
 
@@ -82,6 +85,13 @@ class ParsedRequest:
 
     def control(self, key: str, default: str | None = None) -> str | None:
         return self.controls.get(key, default)
+
+    def child_directed(self) -> bool:
+        """``d_coppa``: ``1`` (the protocol's value) or ``true`` (what Adobe's Visitor API
+        sends), in any case, space around it ignored. Read the same on every route: a child's
+        request must not be tracked because of a spelling (docs/decisions.md)."""
+        value = self.controls.get("d_coppa")
+        return value is not None and value.strip().lower() in CHILD_DIRECTED_VALUES
 
 
 class _Pair(NamedTuple):

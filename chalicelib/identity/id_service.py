@@ -129,7 +129,7 @@ class IdService:
         d_mid = parsed.control("d_mid")
         if d_mid is not None and not is_valid_uuid(d_mid):
             errors.append(error(101, d_mid))
-        coppa = parsed.control("d_coppa") in ("1", "true")
+        coppa = parsed.child_directed()
         try:
             catalog = self._catalog.get()
         except CatalogUnavailable:

@@ -83,7 +83,7 @@ def resolve(
     errors: list[DcsError],
     storage_errors: tuple[type[BaseException], ...],
 ) -> Identity:
-    coppa = parsed.control("d_coppa") == "1"
+    coppa = parsed.child_directed()
     identity = Identity(uuid=None, declared=declared)
     if declared:
         try:

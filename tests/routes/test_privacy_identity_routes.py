@@ -246,9 +246,11 @@ def test_throttled_first_read_answers_429_and_applies_nothing(
     assert profiles_table.get_item(Key={"uuid": uuid})["Item"] == before
 
 
+@pytest.mark.parametrize("coppa", ["1", "true", "TRUE", "%201"])
 def test_coppa_without_identity_is_stateless(client: Any, profiles_table: Any,
-                                            simulator: ProviderSimulator) -> None:
-    response = client.http.get("/event?d_rtbd=json&d_cts=1&d_coppa=1&c_section=sports")
+                                            simulator: ProviderSimulator, coppa: str) -> None:
+    # "true" is what Adobe's Visitor API sends: read as "1" on every route (decisions.md).
+    response = client.http.get(f"/event?d_rtbd=json&d_cts=1&d_coppa={coppa}&c_section=sports")
     body = _json(response)
     assert "uuid" not in body and 5001 in body["segments"]
     assert "Set-Cookie" not in response.headers

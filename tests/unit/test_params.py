@@ -7,6 +7,7 @@ import pytest
 from chalicelib.dcs.params import (
     MAX_GET_BYTES,
     DecodeError,
+    ParsedRequest,
     derive_header_signals,
     parse_request,
     percent_decode,
@@ -112,3 +113,12 @@ def test_derived_header_signals_caller_wins() -> None:
     assert parsed.signals["h_referrer"] == ["https://caller.example/"]  # copied, caller wins
     assert parsed.signals["h_user-agent"] == ["UA"]
     assert parsed.signals["d_country"] == ["UK"]
+
+
+@pytest.mark.parametrize(("raw", "child"), [
+    ("1", True), ("true", True), ("TRUE", True), ("True", True), (" 1 ", True),
+    ("0", False), ("false", False), ("", False), ("yes", False), ("2", False), (None, False),
+])
+def test_d_coppa_is_read_one_way_on_every_route(raw: str | None, child: bool) -> None:
+    parsed = ParsedRequest(controls={} if raw is None else {"d_coppa": raw})
+    assert parsed.child_directed() is child
