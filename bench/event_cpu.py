@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import binascii
 import io
 import json
 import math
@@ -257,8 +258,11 @@ class WireDynamo:
         if handler is None:
             raise AssertionError(f"bench: unexpected DynamoDB {operation}")
         status, payload = handler(json.loads(body))
-        headers = {"content-type": "application/x-amz-json-1.0", "x-amzn-requestid": "bench"}
-        return status, headers, json.dumps(payload).encode()
+        data = json.dumps(payload).encode()
+        # DynamoDB's own headers, its CRC32 of the body included (both clients check it).
+        headers = {"content-type": "application/x-amz-json-1.0", "x-amzn-requestid": "bench",
+                   "x-amz-crc32": str(binascii.crc32(data) & 0xFFFFFFFF)}
+        return status, headers, data
 
     def _key(self, key: dict[str, Any]) -> str:
         return json.dumps(key, sort_keys=True)

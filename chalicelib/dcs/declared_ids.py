@@ -6,6 +6,7 @@ The records are not dataclasses: import cost on a cold start (chalicelib/core/re
 # Annotations are evaluated (no ``from __future__ import annotations``): typing.NamedTuple
 # then skips compiling a ForwardRef per field at import, a cold-start cost (issue 17).
 
+import functools
 import re
 from typing import Any, Iterable, Mapping, NamedTuple, Sequence
 
@@ -39,8 +40,10 @@ _MACRO_PATTERN = (
     r"|\[[A-Za-z_][A-Za-z0-9_]*\]|\{\{.*\}\}"
 )
 _CONTROL_PATTERN = r"[\x00-\x1f\x7f]"
-# The patterns are compiled by ``re``'s own cache on the first declared ID, not at import:
-# most events declare none, and a cold start's first event paid for the three (issue 17).
+# Compiled on the first declared ID, not at import: most events declare none, and a cold
+# start's first event paid for the three (issue 17). Kept here, not in ``re``'s own cache,
+# which a catalog of many regex rules can flush.
+_compiled = functools.cache(re.compile)
 
 
 class DataSourceInfo(NamedTuple):
@@ -77,9 +80,9 @@ def dpuuid_problem(value: str) -> str | None:
     """Why a DPUUID breaks the rules of 4.2, or None."""
     if not value or len(value.encode("utf-8")) > MAX_DPUUID_BYTES:
         return "length"
-    if re.search(_CONTROL_PATTERN, value) or ":" in value:
+    if _compiled(_CONTROL_PATTERN).search(value) or ":" in value:
         return "character"
-    if value.lower() in _FORBIDDEN_WORDS or re.search(_MACRO_PATTERN, value):
+    if value.lower() in _FORBIDDEN_WORDS or _compiled(_MACRO_PATTERN).search(value):
         return "placeholder"
     return None
 
@@ -88,7 +91,7 @@ def device_id_problem(dpid: int, value: str) -> bool:
     """True when a global device ID value has the wrong format or case (312)."""
     if dpid not in GLOBAL_DEVICE_IDS:
         return False
-    if not re.match(_DEVICE_ID_PATTERN, value) or set(value.replace("-", "")) == {"0"}:
+    if not _compiled(_DEVICE_ID_PATTERN).match(value) or set(value.replace("-", "")) == {"0"}:
         return True
     case = GLOBAL_DEVICE_IDS[dpid]
     return (case == "lower" and value != value.lower()) or (

@@ -1,9 +1,10 @@
 """Who is this visitor? Identity resolution of dcs-protocol.md 4.3, with declared IDs (4.2).
 
-Precedence: a valid UUID cookie (not with ``d_coppa=1``), then a valid ``d_uuid``, then a
-valid ``d_mid`` (the MID ``/id`` handed out: identity.md 1), then the first accepted declared
-ID with a stored link (its most recent UUID), else a new UUID
-(``d_coppa=1``: stateless instead). Declared-ID opt-outs are found on the same read.
+Precedence: a valid UUID cookie (not with ``d_coppa``, 1 or true:
+``ParsedRequest.child_directed``), then a valid ``d_uuid``, then a valid ``d_mid`` (the MID
+``/id`` handed out: identity.md 1), then the first accepted declared ID with a stored link
+(its most recent UUID), else a new UUID (``d_coppa``: stateless instead). Declared-ID
+opt-outs are found on the same read.
 
 ``Identity`` is a slotted class, not a dataclass: import cost on a cold start
 (chalicelib/core/records.py).
@@ -38,7 +39,7 @@ class Identity:
 
     def __init__(
         self,
-        uuid: str | None,  # None: a stateless d_coppa=1 request
+        uuid: str | None,  # None: a stateless d_coppa request
         is_new: bool = False,
         declared: list[DeclaredId] | None = None,
         links: dict[tuple[int, str], LinkRecord] | None = None,

@@ -8,6 +8,7 @@ Pure: no I/O. Also used for S2S destinations ("auth as for providers").
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import re
@@ -18,8 +19,9 @@ from typing import Any, Mapping, NamedTuple
 DEFAULT_HMAC_HEADER = "X-Signature"
 HEADER_NAME_CHARS = r"[!#$%&'*+.^_`|~0-9A-Za-z-]"  # RFC 7230 token
 HEADER_NAME_MAX = 64
-# Compiled by re's cache on first use (an auth block), not at import.
+# Compiled on first use (an auth block), not at import (cold start, issue 17).
 _TOKEN_PATTERN = rf"^{HEADER_NAME_CHARS}{{1,{HEADER_NAME_MAX}}}$"
+_compiled = functools.cache(re.compile)
 # Headers the engine sets itself; an auth header may not replace them.
 RESERVED_HEADERS = frozenset(
     {"content-type", "content-length", "host", "x-request-deadline-ms", "authorization"})
@@ -60,7 +62,7 @@ def parse_auth(raw: Any, algorithms: tuple[str, ...] = PROVIDER_HMAC_ALGORITHMS
     if algorithm not in algorithms:
         raise AuthConfigError(f"auth.algorithm must be one of {', '.join(algorithms)}")
     header = raw.get("header", DEFAULT_HMAC_HEADER)
-    if not isinstance(header, str) or not re.match(_TOKEN_PATTERN, header):
+    if not isinstance(header, str) or not _compiled(_TOKEN_PATTERN).match(header):
         raise AuthConfigError("auth.header must be an HTTP header name")
     if header.lower() in RESERVED_HEADERS:
         raise AuthConfigError(f"auth.header may not be {header}")

@@ -26,7 +26,8 @@ from typing import Any, Callable, Iterable, Mapping, NamedTuple
 from chalicelib.config import environment
 
 Clock = Callable[[], float]
-_ENV_NAME_PATTERN = r"^[A-Z_][A-Z0-9_]*$"  # compiled by re's cache on first use
+_ENV_NAME_PATTERN = r"^[A-Z_][A-Z0-9_]*$"  # compiled on first use (cold start, issue 17)
+_compiled = functools.cache(re.compile)
 
 
 class SecretUnavailable(RuntimeError):
@@ -55,7 +56,7 @@ def parse_ref(ref: str) -> tuple[str, str]:
         return "ssm", name
     if ref.startswith("/"):
         return "ssm", ref
-    if re.match(_ENV_NAME_PATTERN, ref):
+    if _compiled(_ENV_NAME_PATTERN).match(ref):
         return "env", ref
     raise ValueError("secretRef must be env:NAME or ssm:/path")
 

@@ -38,6 +38,7 @@ from chalicelib.store.dynamo_http import DynamoHttpClient
 from chalicelib.store.dynamo_json import from_json_values, to_json_values
 
 _lock = threading.Lock()
+_http_lock = threading.Lock()  # building the http wire's clients (taken before _lock)
 _resources: dict[str, Any] = {}
 _clients: dict[str, Any] = {}
 _http_clients: dict[str, Any] = {}
@@ -116,24 +117,32 @@ def write_table(name: str, pool: Any = None) -> "WireTable":
 
 
 def _wire(kind: str, pool: Any) -> Any:
-    if pool is not None:
-        return _http_client(kind, pool)
-    if dynamodb_wire() == "botocore":
+    if dynamodb_wire() == "botocore" and pool is None:
         return _client(kind)
+    if pool is not None:
+        return _http_client(kind, pool) or _client(kind)
     client = _http_clients.get(kind)
-    if client is None:  # a race builds two; one is kept (setdefault is atomic)
-        client = _http_clients.setdefault(kind, _http_client(kind, _shared_http_pool()))
+    if client is None:
+        # Its own lock, taken before _lock (which _http_client takes): a reset_for_tests
+        # cannot slip between building a client and caching it.
+        with _http_lock:
+            client = _http_clients.get(kind)
+            if client is None:
+                client = _http_client(kind, _shared_http_pool())
+                if client is None:  # no credentials: botocore's client says so (not cached)
+                    return _client(kind)
+                _http_clients[kind] = client
     return client
 
 
-def _http_client(kind: str, pool: Any) -> Any:
+def _http_client(kind: str, pool: Any) -> DynamoHttpClient | None:
     """A ``DynamoHttpClient`` with ``kind``'s timeouts and attempts, on the endpoint and
     region botocore resolved for the shared resource (created anyway: BatchGetItem, the ID
-    map), with the session's credentials; botocore's client of ``kind`` when there are no
-    credentials (it raises NoCredentialsError, as before)."""
+    map), with the session's credentials; None when there are none (botocore's client then
+    raises NoCredentialsError, as before)."""
     credentials = aws.credentials()
     if credentials is None:
-        return _client(kind)
+        return None
     resolved = _resource("shared").meta.client.meta
     config = _CONFIGS[kind]
     retries = config.retries or {}
@@ -167,12 +176,15 @@ def dynamodb_clients() -> list[Any]:
 
 
 def reset_for_tests() -> None:
-    """Forget the cached resources (tests switch between moto backends)."""
+    """Forget the cached resources, and close the http wire's connections (tests switch
+    between moto backends)."""
     global _http_pool
-    with _lock:
+    with _http_lock, _lock:
         _resources.clear()
         _clients.clear()
         _http_clients.clear()
+        if _http_pool is not None:
+            _http_pool.clear()
         _http_pool = None
     aws.reset_for_tests()
 

@@ -4,18 +4,19 @@ Every event reads and writes one profile. Through a botocore client those two re
 about 1 ms of CPU (bench/event_cpu.py, issue 17): a dozen hook emits, the endpoint
 ruleset, the operation model walked to serialize and to parse, SigV4 with four HMACs to
 derive its key. This client sends the same request (the same JSON body, the same
-signature) with none of that. It is a drop-in for the two methods of a botocore client
-that ``WireTable`` calls:
+signature) with none of that. ``WireTable`` (``dynamo.py``) calls it:
 
-* in: the parameters as botocore takes them (attribute values in DynamoDB's wire form,
-  ``B`` as bytes); out: the parsed answer as botocore returns it (``Item``/``Attributes``
-  with ``B`` as bytes, ``ResponseMetadata``);
+* ``call(operation, params)``: ``params`` already in DynamoDB's JSON form (``dynamo_json``
+  converts the item, binaries in base64); the answer's JSON as sent (binaries in base64,
+  read back by ``dynamo_json``) with ``ResponseMetadata`` as botocore fills it;
 * errors: ``botocore.exceptions.ClientError`` with the ``Error`` code and message botocore's
   JSON parser reads (the ``__type`` after ``#``), and the modeled fields (a failed
-  condition's ``Item``); transport failures as botocore's own exceptions
+  condition's ``Item``, its binaries as bytes, as botocore parses them: what
+  ``ProfileRepository`` deserializes); transport failures as botocore's own exceptions
   (``ConnectTimeoutError``, ``ReadTimeoutError``, ``EndpointConnectionError``,
   ``ConnectionClosedError``), so ``ProfileRepository`` retries and spools as before;
-* retries: up to ``max_attempts`` on throttling, 5xx, transport errors (TLS included) and
+* retries: up to ``max_attempts`` on throttling, 500/502/503/504, transport errors (TLS
+  included) and
   a response whose ``x-amz-crc32`` does not match, after a jittered pause of 0-25 ms, then
   0-50 ms (botocore's standard mode waits up to 1 s, then 2 s: beyond an event's budget),
   drawing on botocore's retry quota (500 units per client; 5 a retry, 10 after a timeout);
@@ -55,7 +56,7 @@ from urllib3.exceptions import NewConnectionError, ProtocolError
 from urllib3.exceptions import ReadTimeoutError as Urllib3ReadTimeout
 from urllib3.exceptions import SSLError as Urllib3SSLError
 
-from chalicelib.store.sigv4 import SigV4Signer, amz_date
+from chalicelib.store.sigv4 import Credentials, SigV4Signer, amz_date
 
 TARGET_PREFIX = "DynamoDB_20120810."
 CONTENT_TYPE = "application/x-amz-json-1.0"
@@ -94,20 +95,12 @@ class Pool(Protocol):
 class CredentialSource(Protocol):
     """botocore's credentials: ``get_frozen_credentials()`` refreshes when they expire."""
 
-    def get_frozen_credentials(self) -> Any: ...
+    def get_frozen_credentials(self) -> Credentials: ...
 
 
-def _encode_bytes(value: Any) -> str:
-    """``json.dumps``'s fallback: bytes occur only as ``B``/``BS`` values (base64 on the
-    wire); anything else is a caller's bug, refused as json would."""
-    if isinstance(value, (bytes, bytearray)):
-        return base64.b64encode(value).decode("ascii")
-    raise TypeError(f"not JSON serializable: {type(value).__name__}")
-
-
-def decode_binaries(values: dict[str, Any]) -> dict[str, Any]:
-    """An item (or key) from the wire with its ``B``/``BS`` values as bytes, as botocore's
-    parser returns them (nested ``M``/``L`` included). Changes ``values`` in place."""
+def _decode_binaries(values: dict[str, Any]) -> dict[str, Any]:
+    """An item from the wire with its ``B``/``BS`` values as bytes, as botocore's parser
+    returns them (nested ``M``/``L`` included). Changes ``values`` in place."""
     for value in values.values():
         _decode_value(value)
     return values
@@ -126,17 +119,17 @@ def _decode_value(value: dict[str, Any]) -> None:
             _decode_value(inner)
 
 
-def is_generic_error(status: int, body: bytes) -> bool:
+def _is_generic_error(status: int, body: bytes) -> bool:
     """An error page that is not DynamoDB's JSON (a proxy's, the edge's): botocore reads
     only its status."""
     return status >= 500 and (not body.strip() or body.strip().startswith(b"<html>"))
 
 
-def error_response(status: int, headers: Mapping[str, str], body: bytes,
-                   retries: int = 0, last: bool = False) -> dict[str, Any]:
+def error_response(status: int, headers: Mapping[str, str], body: bytes, retries: int,
+                   last: bool) -> dict[str, Any]:
     """What botocore's JSON parser makes of an error answer (``ClientError.response``)."""
     parsed: dict[str, Any] = {}
-    generic = is_generic_error(status, body)
+    generic = _is_generic_error(status, body)
     if not generic:
         try:
             loaded = json.loads(body)
@@ -156,7 +149,7 @@ def error_response(status: int, headers: Mapping[str, str], body: bytes,
                                                             generic)}
     # The modeled fields of the exception (ConditionalCheckFailedException's Item).
     if isinstance(parsed.get("Item"), dict):
-        answer["Item"] = decode_binaries(parsed["Item"])
+        answer["Item"] = _decode_binaries(parsed["Item"])
     return answer
 
 
@@ -214,22 +207,10 @@ class DynamoHttpClient:
         self._pause = retry_pause_s
         self._quota = RetryQuota() if retry_quota is None else retry_quota
 
-    def get_item(self, **params: Any) -> dict[str, Any]:
-        answer = self.call("GetItem", params)
-        if "Item" in answer:
-            decode_binaries(answer["Item"])
-        return answer
-
-    def put_item(self, **params: Any) -> dict[str, Any]:
-        answer = self.call("PutItem", params)
-        if "Attributes" in answer:
-            decode_binaries(answer["Attributes"])
-        return answer
-
     def call(self, operation: str, params: Mapping[str, Any]) -> dict[str, Any]:
-        """``operation`` with ``params`` (bytes become base64); the answer's JSON as sent
-        (binaries in base64: ``dynamo_json`` reads them), ``ResponseMetadata`` added."""
-        body = json.dumps(params, default=_encode_bytes, separators=(",", ":")).encode()
+        """``operation`` (``GetItem``, ``PutItem``) with ``params`` in DynamoDB's JSON form;
+        the answer's JSON as sent (binaries in base64), ``ResponseMetadata`` added."""
+        body = json.dumps(params, separators=(",", ":")).encode()
         attempt = 0
         acquired = 0  # retry quota taken by the latest retry (given back on success)
         while True:
@@ -240,7 +221,8 @@ class DynamoHttpClient:
                 if status < 301:  # botocore's cut-off
                     answer = _json_object(data)
                     answer["ResponseMetadata"] = _metadata(status, headers, attempt - 1, last)
-                    self._quota.release(acquired or NO_RETRY_INCREMENT)
+                    if status < 300:  # botocore refills on 2xx only
+                        self._quota.release(acquired or NO_RETRY_INCREMENT)
                     return answer
                 error = error_response(status, headers, data, attempt - 1, last)
                 failure: Exception = ClientError(error, operation)  # type: ignore[arg-type]
@@ -255,7 +237,10 @@ class DynamoHttpClient:
                 raise failure
             acquired = (TIMEOUT_RETRY_COST if isinstance(failure, _TIMEOUTS) else RETRY_COST)
             if not self._quota.acquire(acquired):
-                raise failure  # retries are failing all over this container: stop adding load
+                # Retries are failing all over this container: stop adding load.
+                if isinstance(failure, ClientError):
+                    failure.response["ResponseMetadata"]["RetryQuotaReached"] = True
+                raise failure
             # Exponential, jittered: 0-25 ms, then 0-50 ms (within an event's budget).
             self._sleep(self._pause * 2 ** (attempt - 1) * self._jitter())
 

@@ -139,17 +139,22 @@ def _http_client(pool: _Pool, attempts: int = 1, creds: Any = None,
                             jitter=lambda: 1.0, retry_quota=quota)
 
 
+OPERATIONS = {"put_item": "PutItem", "get_item": "GetItem"}
+
+
 def _both(operation: str, params: dict[str, Any], status: int, body: Any,
           ) -> tuple[Any, Any, Any, dict[str, Any]]:
-    """(botocore's result or error, the http client's, botocore's request, ours)."""
+    """(botocore's result or error, the http client's, botocore's request, ours). botocore
+    takes and gives binaries as bytes; the http client, DynamoDB's JSON (base64)."""
     sent: list[Any] = []
     client = _botocore_client(status, body, sent)
     pool = _Pool((status, body))
     ours = _http_client(pool)
     results = []
-    for call in (getattr(client, operation), getattr(ours, operation)):
+    for call in (lambda: getattr(client, operation)(**params),
+                 lambda: ours.call(OPERATIONS[operation], _on_the_wire(params))):
         try:
-            results.append(call(**params))
+            results.append(call())
         except ClientError as exc:
             results.append(exc)
     return results[0], results[1], sent[0], pool.sent[0]
@@ -161,6 +166,7 @@ PUT = {"TableName": "profiles", "Item": WIRE_ITEM, "ReturnValuesOnConditionCheck
        "ExpressionAttributeValues": {":v": {"N": "2"}, ":b": {"B": b"\x01"}}}
 GET = {"TableName": "profiles", "Key": {"uuid": {"S": "1" * 38}}, "ConsistentRead": True,
        "ProjectionExpression": "#o", "ExpressionAttributeNames": {"#o": "optout"}}
+PUT_JSON = _on_the_wire(PUT)  # what the http client is given (dynamo_json's output)
 
 
 @pytest.mark.parametrize(("operation", "params"), [("put_item", PUT), ("get_item", GET)])
@@ -198,13 +204,14 @@ def test_the_signature_is_the_one_botocore_computes_for_the_request_sent() -> No
 def test_answers_are_parsed_as_botocore_parses_them() -> None:
     answer = {"Item": _on_the_wire(WIRE_ITEM)}
     theirs, ours, _, _ = _both("get_item", GET, 200, answer)
-    assert ours["Item"] == theirs["Item"] == WIRE_ITEM  # binaries decoded, at every depth
+    assert theirs["Item"] == WIRE_ITEM  # botocore: binaries as bytes, at every depth
+    assert ours["Item"] == _on_the_wire(theirs["Item"])  # ours: as sent, for dynamo_json
     assert _metadata(ours) == _metadata(theirs)
     missing_theirs, missing_ours, _, _ = _both("get_item", GET, 200, {})
     assert "Item" not in missing_ours and "Item" not in missing_theirs
     returned_theirs, returned_ours, _, _ = _both(
         "put_item", dict(PUT, ReturnValues="ALL_OLD"), 200, {"Attributes": answer["Item"]})
-    assert returned_ours["Attributes"] == returned_theirs["Attributes"] == WIRE_ITEM
+    assert returned_ours["Attributes"] == _on_the_wire(returned_theirs["Attributes"])
 
 
 def _metadata(answer: dict[str, Any]) -> dict[str, Any]:
@@ -248,7 +255,7 @@ def test_throttling_and_5xx_are_retried_within_the_attempts_then_raised() -> Non
     throttled = (400, {"__type": "x#ProvisionedThroughputExceededException", "message": "m"})
     sleeps: list[float] = []
     pool = _Pool(throttled, (200, {"Item": {"uuid": {"S": "u"}}}))
-    assert _http_client(pool, attempts=2, sleeps=sleeps).get_item(**GET)["Item"] == {
+    assert _http_client(pool, attempts=2, sleeps=sleeps).call("GetItem", GET)["Item"] == {
         "uuid": {"S": "u"}}
     assert len(pool.sent) == 2 and sleeps == [0.025]
     assert pool.sent[0]["headers"]["X-Amz-Date"] == pool.sent[1]["headers"]["X-Amz-Date"]
@@ -256,12 +263,12 @@ def test_throttling_and_5xx_are_retried_within_the_attempts_then_raised() -> Non
     pool = _Pool(throttled)
     sleeps = []
     with pytest.raises(ClientError) as caught:
-        _http_client(pool, attempts=3, sleeps=sleeps).get_item(**GET)
+        _http_client(pool, attempts=3, sleeps=sleeps).call("GetItem", GET)
     assert len(pool.sent) == 3 and caught.value.response["ResponseMetadata"]["RetryAttempts"] == 2
     assert sleeps == [0.025, 0.05]  # exponential (jitter at its top here)
 
     pool = _Pool((503, b""), (200, {}))
-    assert "Item" not in _http_client(pool, attempts=2).get_item(**GET)
+    assert "Item" not in _http_client(pool, attempts=2).call("GetItem", GET)
     assert len(pool.sent) == 2
 
 
@@ -270,20 +277,20 @@ def test_retries_draw_on_a_quota_that_answers_refill() -> None:
     quota = RetryQuota(capacity=12)
     failing = _Pool(throttled)
     with pytest.raises(ClientError):
-        _http_client(failing, attempts=3, quota=quota).get_item(**GET)
+        _http_client(failing, attempts=3, quota=quota).call("GetItem", GET)
     assert len(failing.sent) == 3 and quota.available == 2  # two retries of 5
     failing = _Pool(throttled)
-    with pytest.raises(ClientError):
-        _http_client(failing, attempts=3, quota=quota).get_item(**GET)
+    with pytest.raises(ClientError) as dry:
+        _http_client(failing, attempts=3, quota=quota).call("GetItem", GET)
     assert len(failing.sent) == 1  # dry: no retry adds load to a struggling table
+    assert dry.value.response["ResponseMetadata"]["RetryQuotaReached"] is True
     timed_out = _Pool(Urllib3ReadTimeout(None, "/", "t"), (200, {}))  # type: ignore[arg-type]
     quota = RetryQuota(capacity=10)
-    _http_client(timed_out, attempts=2, quota=quota).get_item(**GET)
+    _http_client(timed_out, attempts=2, quota=quota).call("GetItem", GET)
     assert quota.available == 10  # a timeout's retry costs 10; its success gives it back
-    _http_client(_Pool((200, {})), attempts=2, quota=RetryQuota(capacity=10)).get_item(**GET)
     spent = RetryQuota(capacity=10)
     assert spent.acquire(3)
-    _http_client(_Pool((200, {})), quota=spent).get_item(**GET)
+    _http_client(_Pool((200, {})), quota=spent).call("GetItem", GET)
     assert spent.available == 8  # an answer without a retry refills 1
 
 
@@ -294,14 +301,14 @@ def test_retries_draw_on_a_quota_that_answers_refill() -> None:
 ])
 def test_a_broken_answer_is_a_retried_botocore_error_never_a_bare_one(broken: Any) -> None:
     pool = _Pool(broken, (200, {"Item": {"uuid": {"S": "u"}}}))
-    assert _http_client(pool, attempts=2).get_item(**GET)["Item"] == {"uuid": {"S": "u"}}
+    assert _http_client(pool, attempts=2).call("GetItem", GET)["Item"] == {"uuid": {"S": "u"}}
     with pytest.raises(HTTPClientError):
-        _http_client(_Pool(broken)).get_item(**GET)
+        _http_client(_Pool(broken)).call("GetItem", GET)
 
 
 def test_the_body_is_read_as_sent_and_a_300_is_an_answer_as_in_botocore() -> None:
     pool = _Pool((300, {}))
-    assert _http_client(pool).get_item(**GET)["ResponseMetadata"]["HTTPStatusCode"] == 300
+    assert _http_client(pool).call("GetItem", GET)["ResponseMetadata"]["HTTPStatusCode"] == 300
     assert pool.sent[0]["decode_content"] is False and pool.sent[0]["preload_content"] is True
 
 
@@ -309,7 +316,7 @@ def test_refusals_are_never_retried() -> None:
     for body in ({"__type": CCF, "message": "m"}, {"__type": "x#ValidationException"}):
         pool = _Pool((400, body), (200, {}))
         with pytest.raises(ClientError):
-            _http_client(pool, attempts=3).put_item(**PUT)
+            _http_client(pool, attempts=3).call("PutItem", PUT_JSON)
         assert len(pool.sent) == 1
 
 
@@ -326,37 +333,37 @@ def test_transport_failures_are_botocores_exceptions_and_retried(
 ) -> None:
     pool = _Pool(raised)
     with pytest.raises(expected) as caught:
-        _http_client(pool, attempts=2).put_item(**PUT)
+        _http_client(pool, attempts=2).call("PutItem", PUT_JSON)
     assert isinstance(caught.value, BotoCoreError) and is_retryable(caught.value)
     assert len(pool.sent) == 2
     pool = _Pool(raised, (200, {}))
-    assert _http_client(pool, attempts=2).put_item(**PUT)["ResponseMetadata"]["HTTPStatusCode"] \
-        == 200
+    answer = _http_client(pool, attempts=2).call("PutItem", PUT_JSON)
+    assert answer["ResponseMetadata"]["HTTPStatusCode"] == 200
 
 
 def test_a_connect_timeout_is_botocores() -> None:
     from urllib3.exceptions import ConnectTimeoutError as Urllib3ConnectTimeout
 
     with pytest.raises(ConnectTimeoutError):
-        _http_client(_Pool(Urllib3ConnectTimeout("slow"))).put_item(**PUT)
+        _http_client(_Pool(Urllib3ConnectTimeout("slow"))).call("PutItem", PUT_JSON)
 
 
 def test_a_body_that_fails_its_crc32_is_retried_not_believed() -> None:
     good = json.dumps({"Item": {"uuid": {"S": "u"}}}).encode()
     bad_crc = {"x-amz-crc32": str((crc32(good) + 1) & 0xFFFFFFFF)}
     pool = _Pool((200, good, bad_crc), (200, good, {"x-amz-crc32": str(crc32(good))}))
-    assert _http_client(pool, attempts=2).get_item(**GET)["Item"] == {"uuid": {"S": "u"}}
+    assert _http_client(pool, attempts=2).call("GetItem", GET)["Item"] == {"uuid": {"S": "u"}}
     assert len(pool.sent) == 2
     with pytest.raises(BotoCoreError):
-        _http_client(_Pool((200, good, bad_crc))).get_item(**GET)
+        _http_client(_Pool((200, good, bad_crc))).call("GetItem", GET)
 
 
 def test_credentials_are_read_per_request_and_a_missing_token_is_not_sent() -> None:
     creds = _Creds(token=None)
     pool = _Pool((200, {}))
     client = _http_client(pool, creds=creds)
-    client.get_item(**GET)
-    client.get_item(**GET)
+    client.call("GetItem", GET)
+    client.call("GetItem", GET)
     assert creds.calls == 2  # botocore's refreshable credentials refresh inside this call
     assert "X-Amz-Security-Token" not in pool.sent[0]["headers"]
     assert "SignedHeaders=content-type;host;x-amz-date;x-amz-target," in \
@@ -371,7 +378,7 @@ def test_the_host_header_keeps_a_port_and_drops_a_default_one() -> None:
                            (f"https://{aws_host}", aws_host),
                            (f"https://{aws_host}:443", aws_host)):
         pool = _Pool((200, {}))
-        _http_client(pool, endpoint=endpoint).get_item(**GET)
+        _http_client(pool, endpoint=endpoint).call("GetItem", GET)
         assert pool.sent[0]["headers"]["Host"] == host
     with pytest.raises(ValueError):
         _http_client(_Pool((200, {})), endpoint="ftp://example")
@@ -501,3 +508,32 @@ def test_profiles_load_and_write_through_the_http_wire(served: str) -> None:
     assert repo.write(uuid, third, stored) == "written"
     final = repo.load(uuid, NOW + 5)
     assert final.version == 3 and {5, 6} <= set(final.traits)
+
+
+def test_a_reset_closes_the_wires_connections_and_builds_afresh(served: str) -> None:
+    reader = dynamo.profile_table(served)
+    pool = reader._client._pool
+    assert "Item" not in reader.get_item(Key={"uuid": "x"}, ConsistentRead=True)
+    assert len(pool.pools) == 1  # a keep-alive connection pool to the server
+    dynamo.reset_for_tests()
+    assert len(pool.pools) == 0  # closed, not left open towards a stopped server
+    again = dynamo.profile_table(served)
+    assert again._client is not reader._client and again._client._pool is not pool
+    assert "Item" not in again.get_item(Key={"uuid": "x"}, ConsistentRead=True)
+
+
+def test_without_credentials_botocore_says_so_and_nothing_is_cached(
+    served: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Any,
+) -> None:
+    from botocore.exceptions import NoCredentialsError
+
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    dynamo.reset_for_tests()
+    writer = dynamo.write_table(served)
+    assert not isinstance(writer.meta.client, DynamoHttpClient)
+    assert dynamo._http_clients == {}  # credentials that appear later are used
+    with pytest.raises(NoCredentialsError):
+        writer.put_item(Item={"uuid": "u"})
