@@ -2,6 +2,7 @@
 DynamoDB request units. Prints one JSON document.
 
     .venv/bin/python -m bench.event_cpu [--events 600] [--sizes demo,1000,100000] [--seed 7]
+                                        [--wires http,botocore]
 
 For each catalog size, a fresh Python process (so its peak RSS is its own) does what a Lambda
 container does: ``import app``, build the services, compile the catalog, then serves events
@@ -40,6 +41,10 @@ from their format); DynamoDB requests, read and write units and item bytes per e
 messages; the response size. Memory: VmHWM (peak RSS) after ``import app``, after the catalog is
 compiled, after the events, and after a catalog change (the new catalog compiled while the old
 one is still served, as ``CatalogCache`` does).
+
+``--wires http,botocore`` measures each size once per DynamoDB wire (``RTDCS_DYNAMODB_WIRE``:
+the profile path over rtdcs' own client, or through botocore), one after the other, and
+sets their medians and ratios side by side in ``wire_comparison`` (issue 17).
 
 Bounded: about 2-3 minutes with the defaults (the 100,000-trait catalog is generated, compiled
 twice and measured). Nothing leaves the machine: dummy AWS credentials, the endpoint pointed at
@@ -752,25 +757,35 @@ def run_child(size: str, catalog_path: Path, events: int, seed: int,
 
 
 def measure(sizes: list[str] | None = None, events: int = 600, seed: int = 7,
-            timeout_s: float = 600, profile: bool = False) -> dict[str, Any]:
-    """Run one fresh process per catalog size; the figures of each (see the docstring)."""
+            timeout_s: float = 600, profile: bool = False,
+            wires: tuple[str, ...] = ("http",)) -> dict[str, Any]:
+    """Run one fresh process per catalog size and DynamoDB wire; the figures of each (see
+    the docstring). ``sizes`` holds the first wire's (``http``: production's); with more
+    wires, ``wire_comparison`` sets their medians side by side, runs alternating."""
     sizes = sizes or ["demo", "1000", "100000"]
     results: dict[str, Any] = {}
+    by_wire: dict[str, dict[str, Any]] = {}
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="rtdcs-event-cpu-") as tmp:
         for size in sizes:
             path = Path(tmp) / f"catalog-{size}.json"
             path.write_text(json.dumps(build_catalog(size, seed)), "utf-8")
-            env = dict(os.environ, **BENCH_ENV, PYTHONPATH=str(ROOT))
-            out = subprocess.run(
-                [sys.executable, "-m", "bench.event_cpu", "--child", size, "--catalog",
-                 str(path), "--events", str(events), "--seed", str(seed),
-                 *(["--profile"] if profile else [])],
-                cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout_s)
-            if out.returncode != 0:
-                raise RuntimeError(f"event_cpu child {size} failed:\n{out.stderr[-3000:]}")
-            results[size] = json.loads(out.stdout.strip().splitlines()[-1])
-            print(f"event_cpu: {size} done in {results[size]['child_s']} s", file=sys.stderr)
+            for wire in wires:
+                env = dict(os.environ, **BENCH_ENV, PYTHONPATH=str(ROOT),
+                           RTDCS_DYNAMODB_WIRE=wire)
+                out = subprocess.run(
+                    [sys.executable, "-m", "bench.event_cpu", "--child", size, "--catalog",
+                     str(path), "--events", str(events), "--seed", str(seed),
+                     *(["--profile"] if profile else [])],
+                    cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout_s)
+                if out.returncode != 0:
+                    raise RuntimeError(f"event_cpu child {size} ({wire}) failed:\n"
+                                       f"{out.stderr[-3000:]}")
+                result = json.loads(out.stdout.strip().splitlines()[-1])
+                by_wire.setdefault(size, {})[wire] = result
+                print(f"event_cpu: {size} ({wire} wire) done in {result['child_s']} s",
+                      file=sys.stderr)
+            results[size] = by_wire[size][wires[0]]
     summary = {}
     for size, result in results.items():
         summary[size] = {
@@ -791,11 +806,32 @@ def measure(sizes: list[str] | None = None, events: int = 600, seed: int = 7,
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
         "events_per_kind": events,
         "seed": seed,
+        "wire": wires[0],
         "targets": {"cpu_ms_median_100k": 2.0},
         "summary": summary,
+        **({"wire_comparison": _wire_comparison(by_wire, wires)} if len(wires) > 1 else {}),
         "sizes": results,
         "total_s": round(time.perf_counter() - started, 1),
     }
+
+
+def _wire_comparison(by_wire: dict[str, dict[str, Any]],
+                     wires: tuple[str, ...]) -> dict[str, Any]:
+    """Per size: each wire's CPU medians, and each one's ratio to the first wire's."""
+    compared: dict[str, Any] = {}
+    for size, runs in by_wire.items():
+        row: dict[str, Any] = {}
+        first = runs[wires[0]]["kinds"]
+        for wire in wires:
+            kinds = runs[wire]["kinds"]
+            row[wire] = {kind: kinds[kind]["cpu_ms"]["median"] for kind in ("returning", "new")}
+            if wire != wires[0]:
+                row[f"{wire}_over_{wires[0]}"] = {
+                    kind: round(kinds[kind]["cpu_ms"]["median"]
+                                / first[kind]["cpu_ms"]["median"], 3)
+                    for kind in ("returning", "new")}
+        compared[size] = row
+    return compared
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -806,6 +842,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--profile", action="store_true",
                         help="add a cProfile of 200 returning-visitor events per size")
+    parser.add_argument("--wires", default="http",
+                        help="DynamoDB wires to measure, comma-separated (http, botocore); "
+                             "the first is reported in sizes/summary, all in wire_comparison")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--catalog", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -813,8 +852,11 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(run_child(args.child, Path(args.catalog), args.events, args.seed,
                                    args.profile)))
         return 0
+    wires = tuple(w.strip() for w in args.wires.split(",") if w.strip())
+    if not wires or any(w not in ("http", "botocore") for w in wires):
+        parser.error("--wires takes http and/or botocore")
     print(json.dumps(measure(args.sizes.split(","), args.events, args.seed,
-                             profile=args.profile), indent=2))
+                             profile=args.profile, wires=wires), indent=2))
     return 0
 
 
