@@ -219,28 +219,25 @@ class WireTable:
         self._decode = from_json_values if self._http else _from_wire
 
     def get_item(self, **params: Any) -> dict[str, Any]:
-        request = self._request(params, "Key")
-        response: dict[str, Any] = (self._client.call("GetItem", request) if self._http
-                                    else self._client.get_item(**request))
-        if "Item" in response:
-            response["Item"] = self._decode(response["Item"])
-        return response
+        return self._send("GetItem", "get_item", params, sent="Key", returned="Item")
 
     def put_item(self, **params: Any) -> dict[str, Any]:
-        request = self._request(params, "Item")
-        response: dict[str, Any] = (self._client.call("PutItem", request) if self._http
-                                    else self._client.put_item(**request))
-        if "Attributes" in response:
-            response["Attributes"] = self._decode(response["Attributes"])
-        return response
+        return self._send("PutItem", "put_item", params, sent="Item", returned="Attributes")
 
-    def _request(self, params: Mapping[str, Any], values: str) -> dict[str, Any]:
+    def _send(self, operation: str, method: str, params: Mapping[str, Any], *, sent: str,
+              returned: str) -> dict[str, Any]:
+        """``params`` with ``sent`` (and any expression values) converted for the wire; the
+        answer with ``returned`` converted back to Python values."""
         request = dict(params, TableName=self.name)
-        request[values] = self._encode(params[values])
+        request[sent] = self._encode(params[sent])
         if "ExpressionAttributeValues" in params:
             request["ExpressionAttributeValues"] = self._encode(
                 params["ExpressionAttributeValues"])
-        return request
+        response: dict[str, Any] = (self._client.call(operation, request) if self._http
+                                    else getattr(self._client, method)(**request))
+        if returned in response:
+            response[returned] = self._decode(response[returned])
+        return response
 
 
 def _to_wire(values: Mapping[str, Any]) -> dict[str, Any]:
