@@ -165,5 +165,13 @@ def test_deployed_reports_run_in_the_insight_reports_function(
     assert function.calls[0] == {"report": "populations",
                                  "query": {"kind": "trait", "ids": "1001", "windows": "1,30"}}
     assert [a.status for a in remote] == [a.status for a in local] == [200, 200, 404, 400]
+    # The same answers; ``asOf`` is when each was computed (the remote calls come later, and
+    # may fall in the next second: compared as times, never dropped).
+    stamps = [(a.json.pop("asOf", None), b.json.pop("asOf", None))
+              for a, b in zip(local, remote, strict=True)]
     assert [a.json for a in remote] == [a.json for a in local]
+    for before, after in stamps:
+        assert (before is None) == (after is None)
+        assert before is None or before <= after  # ISO-8601 UTC: ordered as text
+    assert stamps[0][0] is not None and stamps[1][0] is not None
     assert remote[0].json["items"][0]["windows"]["1"]["uniques"] == 3
